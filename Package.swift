@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Every Swift target gets the same settings (language mode 6 comes from the tools version).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "mcpx",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mcpx", targets: ["mcpx"]),
+        .executable(name: "mcpx-example-server", targets: ["mcpx-example-server"]),
+        .library(name: "MCPXCore", targets: ["MCPXCore"]),
+    ],
+    targets: [
+        // libcurl through pkg-config; the module map's header adds typed, non-variadic setopt wrappers.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        // The closed JSON value, a byte-level parser and serializer; shared by mcpx and the example server.
+        .target(
+            name: "MCPXJSON", swiftSettings: swiftSettings,
+            linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]
+        ),
+        // All of mcpx's logic: wire model, stdio front end, HTTP backends, the multiplexer.
+        .target(name: "MCPXCore", dependencies: ["CCurl", "MCPXJSON"], swiftSettings: swiftSettings),
+        // Thin executable over MCPXCore.
+        .executableTarget(name: "mcpx", dependencies: ["MCPXCore"], swiftSettings: swiftSettings),
+        // A small MCP server (Streamable HTTP on loopback) for the demo, tests and benchmarks.
+        .executableTarget(name: "mcpx-example-server", dependencies: ["MCPXJSON"], swiftSettings: swiftSettings),
+        .testTarget(name: "MCPXCoreTests", dependencies: ["MCPXCore", "MCPXJSON"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,79 @@
+/// A JSON object read only as far as its top-level members: each key with the byte range of its value.
+///
+/// This is how mcpx routes without rebuilding what it forwards: it decodes the few members it needs
+/// (`id`, `method`, `params.name`) and copies the other bytes through untouched.
+public struct RawObject: Sendable {
+    public let bytes: [UInt8]
+    public private(set) var members: [(key: String, range: Range<Int>)]
+
+    /// Scans `bytes`, which must hold one JSON object (whitespace around it allowed), validating all of it.
+    public init(_ bytes: [UInt8]) throws(JSONParseError) {
+        self.bytes = bytes
+        var found: [(key: String, range: Range<Int>)] = []
+        let r: Result<Void, JSONParseError> = bytes.withUnsafeBufferPointer { buf in
+            var p = JSONParser(buf)
+            do throws(JSONParseError) {
+                try p.expect(UInt8(ascii: "{"))
+                var more = try p.peek() != UInt8(ascii: "}")
+                if !more { try p.expect(UInt8(ascii: "}")) }
+                while more {
+                    guard try p.peek() == UInt8(ascii: "\"") else {
+                        throw JSONParseError(reason: .unexpectedByte(buf[p.pos]), offset: p.pos)
+                    }
+                    let key = try p.parseString()
+                    try p.expect(UInt8(ascii: ":"))
+                    let range = try p.skipValue()
+                    found.append((key: key, range: range))
+                    let c = try p.peek()
+                    if c == UInt8(ascii: ",") {
+                        try p.expect(c)
+                        continue
+                    }
+                    if c == UInt8(ascii: "}") {
+                        try p.expect(c)
+                        more = false
+                        continue
+                    }
+                    throw JSONParseError(reason: .unexpectedByte(c), offset: p.pos)
+                }
+                try p.expectEnd()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try r.get()
+        members = found
+    }
+
+    /// Whether the bytes start (after whitespace) with `{`.
+    public static func looksLikeObject(_ bytes: [UInt8]) -> Bool {
+        for b in bytes {
+            switch b {
+            case 0x20, 0x0A, 0x0D, 0x09: continue
+            default: return b == UInt8(ascii: "{")
+            }
+        }
+        return false
+    }
+
+    public func range(_ key: String) -> Range<Int>? {
+        for m in members where m.key == key { return m.range }
+        return nil
+    }
+
+    public func raw(_ key: String) -> ArraySlice<UInt8>? {
+        range(key).map { bytes[$0] }
+    }
+
+    /// Decodes one member's value.
+    public func value(_ key: String) -> JSONValue? {
+        guard let r = range(key) else { return nil }
+        return try? bytes[r].withUnsafeBufferPointer { b throws(JSONParseError) in
+            var p = JSONParser(b)
+            return try p.parseValue()
+        }
+    }
+
+    public func has(_ key: String) -> Bool { range(key) != nil }
+}
