@@ -9,7 +9,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "mcpx",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mcpx", targets: ["mcpx"]),
         .executable(name: "mcpx-example-server", targets: ["mcpx-example-server"]),

@@ -1,0 +1,286 @@
+import Foundation
+public import MCPXJSON
+import Synchronization
+
+/// mcpx as an MCP client of one backend over Streamable HTTP: session, headers, requests, streams.
+///
+/// Thread-safe: the hot path (`post`) is called from the stdin thread and completes on the curl
+/// thread; session state sits behind a lock. Lifecycle decisions (when to connect, retry, give up)
+/// belong to `MultiServerProxy`.
+public final class BackendConnection: Sendable {
+    public static let supportedVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+    public static let latestVersion = "2025-11-25"
+
+    public let name: String
+    public let url: String
+    let loop: CurlLoop
+    /// Header lines the user configured for this backend (credentials): sent to it only, never logged.
+    let userHeaders: [String]
+    let secrets: [String]
+    let maxResponseBytes: Int
+    let log: Logger
+    /// Messages the backend sends outside of a response: notifications and requests to the client.
+    let onMessage: @Sendable (IncomingMessage) -> Void
+
+    struct Session {
+        var id: String?
+        var protocolVersion: String?
+        var headers: HeaderList
+        var serverInfo: JSONValue?
+        var capabilities: JSONValue?
+        var instructions: String?
+        var generation = 0
+        var recovery: Task<Void, any Error>?
+    }
+
+    let session: Mutex<Session>
+    let stats = Mutex(BackendStats())
+    let nextID = Atomic<Int64>(1)
+
+    public init(
+        name: String, url: String, headers: [(name: String, value: String)], loop: CurlLoop, log: Logger,
+        maxResponseBytes: Int = 32 << 20, onMessage: @escaping @Sendable (IncomingMessage) -> Void
+    ) {
+        self.name = name
+        self.url = url
+        self.loop = loop
+        self.log = log
+        self.maxResponseBytes = maxResponseBytes
+        self.onMessage = onMessage
+        self.userHeaders = headers.map { "\($0.name): \($0.value)" }
+        self.secrets = headers.map(\.value)
+        session = Mutex(Session(headers: HeaderList(Self.baseHeaders + userHeaders)))
+    }
+
+    static let baseHeaders = [
+        "Accept: application/json, text/event-stream", "Content-Type: application/json",
+        "Expect:", "User-Agent: mcpx/\(MCPXVersion.version)",
+    ]
+
+    public func makeRequestID() -> Int64 { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    public var protocolVersion: String? { session.withLock { $0.protocolVersion } }
+    public var serverInfo: JSONValue? { session.withLock { $0.serverInfo } }
+    public var serverCapabilities: JSONValue? { session.withLock { $0.capabilities } }
+    public var hasSession: Bool { session.withLock { $0.id != nil } }
+    public var statsSnapshot: BackendStats { stats.withLock { $0 } }
+
+    func redact(_ s: String) -> String { Redact.secrets(s, secrets) }
+
+    // MARK: Sending
+
+    /// POSTs one message. `completion` runs once, on the curl thread, with the response (nil for a
+    /// notification) or the failure. Returns the transfer so the caller can cancel it.
+    @discardableResult
+    public func post(
+        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int,
+        completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
+    ) -> HTTPTransfer {
+        let (headers, sentSession) = session.withLock { ($0.headers, $0.id != nil) }
+        let onMessage = self.onMessage
+        let exchange = PostExchange(
+            expectID: id, sentSession: sentSession, maxBytes: maxResponseBytes,
+            onOther: { msg in
+                switch msg.kind {
+                case .response, .errorResponse: self.stats.withLock { $0.unknownResponseIDs += 1 }
+                default: onMessage(msg)
+                }
+            },
+            onSessionHeaders: { _ in },
+            completion: { outcome in
+                switch outcome {
+                case .message(let m): completion(.success(m))
+                case .failure(let e): completion(.failure(e))
+                }
+            })
+        let t = HTTPTransfer(
+            method: .post, url: url, headers: headers, body: body, timeoutMillis: timeoutMillis,
+            onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) })
+        loop.start(t)
+        return t
+    }
+
+    /// Sends a request and waits for its answer. A JSON-RPC error answer comes back as a message too.
+    public func request(
+        _ method: String, _ params: JSONValue?, timeoutMillis: Int
+    ) async throws(BackendError) -> IncomingMessage {
+        let id = RPCID.int(makeRequestID())
+        let body = Message.request(id: id, method: method, params: params)
+        let start = monotonicNanos()
+        let r: Result<IncomingMessage?, BackendError> = await withCheckedContinuation { c in
+            post(body, expecting: id, timeoutMillis: timeoutMillis) { c.resume(returning: $0) }
+        }
+        switch r {
+        case .success(let m?):
+            record(.success(Int((monotonicNanos() - start) / 1000)))
+            return m
+        case .success(nil):
+            throw BackendError(.protocolViolation, "no response to \(method)")
+        case .failure(let e):
+            let e = BackendError(e.kind, redact(e.message), status: e.status)
+            record(.failure(e))
+            throw e
+        }
+    }
+
+    /// Sends a request and returns its result, turning a JSON-RPC error into a thrown one.
+    public func call(_ method: String, _ params: JSONValue?, timeoutMillis: Int) async throws(BackendError) -> JSONValue {
+        let m = try await request(method, params, timeoutMillis: timeoutMillis)
+        if case .errorResponse = m.kind {
+            let e = m.raw.value("error")
+            let text = e?["message"]?.stringValue ?? "error"
+            throw BackendError(.protocolViolation, "\(method) failed: \(text) (code \(e?["code"]?.intValue ?? 0))")
+        }
+        return m.raw.value("result") ?? .null
+    }
+
+    public func notify(_ method: String, _ params: JSONValue?, timeoutMillis: Int = 5_000) {
+        post(Message.notification(method: method, params: params), expecting: nil, timeoutMillis: timeoutMillis) { _ in }
+    }
+
+    func record(_ r: Result<Int, BackendError>) {
+        stats.withLock { s in
+            switch r {
+            case .success(let micros): s.recordSuccess(micros: micros)
+            case .failure(let e): s.recordFailure(e)
+            }
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Runs the initialize handshake and starts a session. Throws when the backend is not usable.
+    public func handshake(clientCapabilities: JSONValue, timeoutMillis: Int) async throws(BackendError) {
+        // A fresh session: no session id, no version header.
+        session.withLock { s in
+            s.id = nil
+            s.protocolVersion = nil
+            s.headers = HeaderList(Self.baseHeaders + userHeaders)
+        }
+        let params: JSONValue = [
+            "protocolVersion": .string(Self.latestVersion),
+            "capabilities": clientCapabilities,
+            "clientInfo": ["name": "mcpx", "version": .string(MCPXVersion.version)],
+        ]
+        let id = RPCID.int(makeRequestID())
+        let body = Message.request(id: id, method: "initialize", params: params)
+        let sessionBox = Mutex<String?>(nil)
+        let r: Result<IncomingMessage?, BackendError> = await withCheckedContinuation { c in
+            let (headers, _) = session.withLock { ($0.headers, 0) }
+            let exchange = PostExchange(
+                expectID: id, sentSession: false, maxBytes: maxResponseBytes,
+                onOther: { [onMessage] m in if case .notification = m.kind { onMessage(m) } },
+                onSessionHeaders: { h in sessionBox.withLock { $0 = h["mcp-session-id"] } },
+                completion: { o in
+                    switch o {
+                    case .message(let m): c.resume(returning: .success(m))
+                    case .failure(let e): c.resume(returning: .failure(e))
+                    }
+                })
+            loop.start(
+                HTTPTransfer(
+                    method: .post, url: url, headers: headers, body: body, timeoutMillis: timeoutMillis,
+                    onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) }))
+        }
+        let msg: IncomingMessage
+        switch r {
+        case .success(let m?): msg = m
+        case .success(nil): throw BackendError(.protocolViolation, "no answer to initialize")
+        case .failure(let e): throw BackendError(e.kind, redact(e.message), status: e.status)
+        }
+        if case .errorResponse = msg.kind {
+            let text = msg.raw.value("error")?["message"]?.stringValue ?? "error"
+            throw BackendError(.protocolViolation, "initialize failed: \(redact(text))")
+        }
+        guard let result = msg.raw.value("result"), case .string(let version)? = result["protocolVersion"] else {
+            throw BackendError(.protocolViolation, "initialize result has no protocolVersion")
+        }
+        guard Self.supportedVersions.contains(version) else {
+            throw BackendError(.protocolViolation, "backend speaks unsupported protocol version \(version.prefix(40))")
+        }
+        let sid = sessionBox.withLock { $0 }
+        if let sid, !Self.isValidSessionID(sid) {
+            throw BackendError(.protocolViolation, "backend sent an invalid session id")
+        }
+        session.withLock { s in
+            s.id = sid
+            s.protocolVersion = version
+            s.serverInfo = result["serverInfo"]
+            s.capabilities = result["capabilities"]
+            s.instructions = result["instructions"]?.stringValue
+            s.generation += 1
+            var lines = Self.baseHeaders + userHeaders
+            if let sid { lines.append("Mcp-Session-Id: \(sid)") }
+            lines.append("MCP-Protocol-Version: \(version)")
+            s.headers = HeaderList(lines)
+        }
+        // notifications/initialized: wait for it to be accepted so the next request finds the session ready.
+        let ack: Result<IncomingMessage?, BackendError> = await withCheckedContinuation { c in
+            post(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: timeoutMillis) {
+                c.resume(returning: $0)
+            }
+        }
+        if case .failure(let e) = ack, e.kind != .timeout {
+            log.debug("\(name): notifications/initialized not accepted: \(redact(e.message))")
+        }
+    }
+
+    /// Session ids are visible ASCII (0x21–0x7E) per the spec; anything else could inject headers.
+    static func isValidSessionID(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 512 && s.utf8.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
+    }
+
+    /// Re-initializes after a 404 on session `generation`, once for all the requests that saw it.
+    public func recoverSession(seenGeneration: Int, clientCapabilities: JSONValue, timeoutMillis: Int) async throws {
+        let task: Task<Void, any Error> = session.withLock { s in
+            if s.generation != seenGeneration, s.recovery == nil {
+                return Task {}
+            }
+            if let t = s.recovery { return t }
+            let t = Task { [self] in
+                defer { session.withLock { $0.recovery = nil } }
+                log.info("\(name): session expired, initializing a new one")
+                try await handshake(clientCapabilities: clientCapabilities, timeoutMillis: timeoutMillis)
+            }
+            s.recovery = t
+            return t
+        }
+        try await task.value
+    }
+
+    public var sessionGeneration: Int { session.withLock { $0.generation } }
+
+    /// Lists every tool, following `nextCursor` to the end.
+    public func listAll(_ method: String, key: String, timeoutMillis: Int) async throws(BackendError) -> [JSONValue] {
+        var items: [JSONValue] = []
+        var cursor: String?
+        var seen = Set<String>()
+        for _ in 0..<10_000 {
+            var params: JSONObject = [:]
+            if let cursor { params["cursor"] = .string(cursor) }
+            let result = try await call(method, params.isEmpty ? nil : .object(params), timeoutMillis: timeoutMillis)
+            guard case .array(let page)? = result[key] else {
+                throw BackendError(.protocolViolation, "\(method) result has no \(key) array")
+            }
+            items.append(contentsOf: page)
+            guard case .string(let next)? = result["nextCursor"], !next.isEmpty else { return items }
+            if seen.contains(next) { throw BackendError(.protocolViolation, "\(method) returned a cursor twice") }
+            seen.insert(next)
+            cursor = next
+        }
+        throw BackendError(.protocolViolation, "\(method) has more than 10000 pages")
+    }
+
+    /// Ends the session with DELETE (best effort; 405 is fine).
+    public func close(timeoutMillis: Int = 1_000) async {
+        let (headers, sid) = session.withLock { ($0.headers, $0.id) }
+        guard sid != nil else { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            loop.start(
+                HTTPTransfer(
+                    method: .delete, url: url, headers: headers, timeoutMillis: timeoutMillis,
+                    onHead: { _, _ in true }, onData: { _ in true }, onDone: { _ in c.resume() }))
+        }
+        session.withLock { $0.id = nil }
+    }
+}

@@ -1,0 +1,68 @@
+public import MCPXJSON
+
+/// Counters and latency figures of one backend, updated on the hot path under a lock.
+public struct BackendStats: Sendable {
+    public var requests: Int = 0
+    public var calls: Int = 0
+    public var errors: Int = 0
+    public var consecutiveFailures: Int = 0
+    public var timeouts: Int = 0
+    public var sessionExpiries: Int = 0
+    public var unknownResponseIDs: Int = 0
+    public var errorsByKind: [String: Int] = [:]
+    public var lastError: String?
+    public var lastLatencyMicros: Int?
+    /// The latest latencies (µs), a ring, for percentiles.
+    var ring: [UInt32] = []
+    var ringNext = 0
+
+    public init() {}
+
+    mutating func recordSuccess(micros: Int) {
+        requests += 1
+        consecutiveFailures = 0
+        lastLatencyMicros = micros
+        let v = UInt32(clamping: micros)
+        if ring.count < 512 {
+            ring.append(v)
+        } else {
+            ring[ringNext] = v
+            ringNext = (ringNext + 1) % 512
+        }
+    }
+
+    mutating func recordFailure(_ e: BackendError) {
+        requests += 1
+        errors += 1
+        errorsByKind[e.kind.rawValue, default: 0] += 1
+        if e.isTransportFailure { consecutiveFailures += 1 }
+        if e.kind == .timeout { timeouts += 1 }
+        if e.kind == .sessionExpired { sessionExpiries += 1 }
+        lastError = e.message
+    }
+
+    /// p50 / p99 / max of the recent latencies, in µs.
+    public var latencyFigures: (p50: Int, p99: Int, max: Int)? {
+        guard !ring.isEmpty else { return nil }
+        let s = ring.sorted()
+        func at(_ q: Double) -> Int { Int(s[min(s.count - 1, Int(Double(s.count - 1) * q))]) }
+        return (at(0.5), at(0.99), Int(s.last!))
+    }
+
+    public var json: JSONValue {
+        var o: JSONObject = [
+            "requests": .int(Int64(requests)), "calls": .int(Int64(calls)), "errors": .int(Int64(errors)),
+            "consecutiveFailures": .int(Int64(consecutiveFailures)),
+            "timeouts": .int(Int64(timeouts)), "sessionExpiries": .int(Int64(sessionExpiries)),
+            "unknownResponseIds": .int(Int64(unknownResponseIDs)),
+        ]
+        o["errorsByKind"] = .object(JSONObject(errorsByKind.sorted { $0.key < $1.key }.map { (key: $0.key, value: .int(Int64($0.value))) }))
+        if let l = lastLatencyMicros { o["lastLatencyMs"] = .double(Double(l) / 1000) }
+        if let f = latencyFigures {
+            o["latencyP50Ms"] = .double(Double(f.p50) / 1000)
+            o["latencyP99Ms"] = .double(Double(f.p99) / 1000)
+            o["latencyMaxMs"] = .double(Double(f.max) / 1000)
+        }
+        return .object(o)
+    }
+}

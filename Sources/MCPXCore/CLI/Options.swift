@@ -1,0 +1,186 @@
+import Foundation
+
+/// mcpx's command line, parsed by hand (no package dependencies).
+public struct Options: Sendable {
+    public enum Command: String, Sendable {
+        case serve, list, tools, call, check
+    }
+
+    public var command: Command = .serve
+    public var commandArgs: [String] = []
+    public var servers: [ServerConfig] = []
+    public var configPaths: [String] = []
+    public var statePath: String?
+    public var settings = MultiServerProxy.Settings()
+    public var logLevel: LogLevel = .info
+    public var logFile: String?
+    public var maxLineBytes = 16 << 20
+    public var json = false
+    public var showHelp = false
+    public var showVersion = false
+    public var toolsAllow: [String] = []
+    public var toolsDeny: [String] = []
+
+    public init() {}
+
+    public static let usage = """
+        mcpx: one stdio MCP server in front of many HTTP MCP servers.
+
+        USAGE
+          mcpx [--stdio] --servers NAME=URL[,NAME=URL...] [options]   serve MCP on stdin/stdout
+          mcpx list   [--servers ...|--config FILE]     servers and their status (a table)
+          mcpx tools  [SERVER] [...]                    namespaced tools with a short description
+          mcpx call   TOOL 'JSON-ARGUMENTS' [...]        call one tool, print the result
+          mcpx check  [...]                             connect to every server, print health
+
+        SERVERS
+          --servers NAME=URL,...     backends (Streamable HTTP or HTTP+SSE); repeatable
+          --server NAME=URL          one backend; repeatable
+          --config FILE              an mcpServers JSON file (Claude Desktop / Cursor format); repeatable
+          --state FILE               keep `manage` changes in FILE across restarts
+
+        TOOLS
+          --max-tool-name N          longest exposed tool name (16-128, default 64), or a client preset:
+                                     claude, openai, cursor:KEY, claude-code:KEY (see docs/configuration.md)
+          --tools PATTERN,...        keep only tools whose original name matches (`*` wildcards)
+          --exclude-tools PATTERN,.. drop tools whose original name matches
+          --max-tools N              warn in proxy_status when more than N tools are listed
+
+        TIMING
+          --startup-timeout S        how long the first tools/list waits for backends (default 5)
+          --call-timeout S           per-call timeout (default 60)
+          --connect-timeout S        initialize / list timeout per backend (default 10)
+          --health-interval S        background ping interval (default 30)
+          --backoff-cap S            longest wait between reconnect attempts (default 10)
+          --failure-threshold N      consecutive failures before a backend is marked failed (default 3)
+
+        SAFETY
+          --read-only                `manage` can only list and check, not change servers
+          --allow-url PATTERN        `manage add` accepts only matching URLs (`*` wildcards); repeatable
+          --max-message-bytes N      largest stdin line accepted (default 16777216)
+
+        OUTPUT
+          --log-level LEVEL          debug, info, warning, error (default info); logs go to stderr
+          --log-file FILE            also append logs to FILE
+          --json                     machine-readable output for list/tools/call/check
+          -h, --help                 this text
+          --version                  version and git commit
+        """
+
+    /// Parses `args` (without the program name). Throws a `ConfigError` that names the bad flag.
+    public static func parse(_ args: [String]) throws -> Options {
+        var o = Options()
+        var i = 0
+        func value(_ flag: String) throws -> String {
+            i += 1
+            guard i < args.count else { throw ConfigError("\(flag) needs a value") }
+            return args[i]
+        }
+        func number(_ flag: String, _ v: String, min: Double, max: Double) throws -> Double {
+            guard let d = Double(v), d.isFinite, d >= min, d <= max else {
+                throw ConfigError("\(flag) must be a number from \(min.cleanString) to \(max.cleanString), not \"\(v)\"")
+            }
+            return d
+        }
+        var positional: [String] = []
+        var maxToolNameSpec: String?
+        while i < args.count {
+            var a = args[i]
+            var inline: String?
+            if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {
+                inline = String(a[a.index(after: eq)...])
+                a = String(a[..<eq])
+            }
+            func val() throws -> String {
+                if let inline { return inline }
+                return try value(a)
+            }
+            switch a {
+            case "--stdio": break
+            case "-h", "--help": o.showHelp = true
+            case "--version", "-V": o.showVersion = true
+            case "--json": o.json = true
+            case "--servers", "--server":
+                o.servers += try parseServers(try val())
+            case "--config": o.configPaths.append(try val())
+            case "--state": o.statePath = try val()
+            case "--max-tool-name": maxToolNameSpec = try val()
+            case "--tools": o.toolsAllow += try val().split(separator: ",").map { String($0) }
+            case "--exclude-tools": o.toolsDeny += try val().split(separator: ",").map { String($0) }
+            case "--max-tools": o.settings.maxTools = Int(try number(a, try val(), min: 1, max: 1_000_000))
+            case "--startup-timeout": o.settings.startupTimeout = try number(a, try val(), min: 0, max: 600)
+            case "--call-timeout": o.settings.callTimeout = try number(a, try val(), min: 0.01, max: 86_400)
+            case "--connect-timeout": o.settings.connectTimeout = try number(a, try val(), min: 0.1, max: 600)
+            case "--health-interval": o.settings.healthInterval = try number(a, try val(), min: 0.1, max: 86_400)
+            case "--backoff-cap": o.settings.backoffCap = try number(a, try val(), min: 0.1, max: 3_600)
+            case "--failure-threshold": o.settings.failureThreshold = Int(try number(a, try val(), min: 1, max: 1_000))
+            case "--read-only": o.settings.readOnly = true
+            case "--allow-url": o.settings.allowURLs.append(try val())
+            case "--max-message-bytes": o.maxLineBytes = Int(try number(a, try val(), min: 1024, max: 1_073_741_824))
+            case "--log-level":
+                let v = try val()
+                guard let l = LogLevel(name: v) else { throw ConfigError("--log-level must be debug, info, warning or error, not \"\(v)\"") }
+                o.logLevel = l
+            case "--log-file": o.logFile = try val()
+            default:
+                if a.hasPrefix("-") && a.count > 1 && !(o.command == .call && positional.count >= 1) {
+                    throw ConfigError("unknown option \(a) (see mcpx --help)")
+                }
+                positional.append(args[i])
+            }
+            i += 1
+        }
+        if let first = positional.first {
+            guard let c = Command(rawValue: first), c != .serve else {
+                throw ConfigError("unknown command \"\(first)\" (commands: list, tools, call, check; see mcpx --help)")
+            }
+            o.command = c
+            o.commandArgs = Array(positional.dropFirst())
+        }
+        if let spec = maxToolNameSpec { o.settings.maxToolName = try ClientPresets.maxToolName(spec) }
+        o.settings.globalAllowTools = o.toolsAllow
+        o.settings.globalDenyTools = o.toolsDeny
+        return o
+    }
+
+    /// `a=http://x/mcp,b=https://y/mcp`. A comma starts a new entry only when `NAME=` follows it,
+    /// so URLs with commas in them survive.
+    public static func parseServers(_ spec: String) throws -> [ServerConfig] {
+        var parts: [String] = []
+        for piece in spec.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+            if let eq = piece.firstIndex(of: "="), !piece[..<eq].isEmpty,
+                piece[..<eq].utf8.allSatisfy({ ToolNaming.isAllowed($0) }) || parts.isEmpty
+            {
+                parts.append(piece)
+            } else if !parts.isEmpty {
+                parts[parts.count - 1] += "," + piece
+            } else {
+                parts.append(piece)
+            }
+        }
+        var out: [ServerConfig] = []
+        for p in parts where !p.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let eq = p.firstIndex(of: "=") else {
+                throw ConfigError("--servers entry \"\(p)\" must look like NAME=URL")
+            }
+            let name = String(p[..<eq]).trimmingCharacters(in: .whitespaces)
+            let url = String(p[p.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            if let problem = ToolNaming.validateServerName(name) { throw ConfigError("--servers: \(problem)") }
+            if let problem = validateURL(url) { throw ConfigError("--servers: server \"\(name)\": \(problem)") }
+            out.append(ServerConfig(name: name, url: url))
+        }
+        return out
+    }
+
+    public static func validateURL(_ url: String) -> String? {
+        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host, !host.isEmpty else {
+            return "\"\(Redact.url(url))\" is not a valid URL"
+        }
+        guard scheme == "http" || scheme == "https" else { return "URL scheme must be http or https, not \(scheme)" }
+        return nil
+    }
+}
+
+extension Double {
+    var cleanString: String { self == rounded() ? String(Int(self)) : String(self) }
+}

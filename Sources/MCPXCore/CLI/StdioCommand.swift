@@ -1,0 +1,52 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// `mcpx --stdio`: serve MCP on stdin/stdout until EOF or SIGTERM, then shut down cleanly.
+public enum StdioCommand {
+    public static func run(_ options: Options, servers: [ServerConfig], log: Logger) async -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let loop = CurlLoop()
+        let client = ClientChannel(writer: StdoutWriter())
+        let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log, client: client)
+        if let path = options.statePath {
+            let file = StateFile(path: path, log: log)
+            await proxy.setStateSaver { file.save($0) }
+        }
+        let server = StdioServer(client: client, proxy: proxy, log: log)
+        StdioServer.maxLineBytesDescription = "\(options.maxLineBytes) bytes"
+        log.info("\(MCPXVersion.full) serving stdio with \(servers.count) server\(servers.count == 1 ? "" : "s")")
+
+        // Wait for stdin EOF or SIGTERM/SIGINT, whichever comes first.
+        let reason: String = await withCheckedContinuation { c in
+            let once = Mutex(false)
+            let finish: @Sendable (String) -> Void = { r in
+                let first = once.withLock { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { c.resume(returning: r) }
+            }
+            for sig in [SIGTERM, SIGINT] {
+                signal(sig, SIG_IGN)
+                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                src.setEventHandler { finish(sig == SIGTERM ? "SIGTERM" : "SIGINT") }
+                src.resume()
+                SignalSources.keep(src)
+            }
+            StdinReader(maxLineBytes: options.maxLineBytes).start(
+                onLine: { server.handle(line: $0) }, onEOF: { finish("end of input") })
+        }
+        log.info("shutting down (\(reason))")
+        await server.drain(graceSeconds: 2)
+        await proxy.shutdown()
+        loop.shutdown()
+        return 0
+    }
+}
+
+/// Keeps signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+    static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
+}

@@ -1,0 +1,221 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// The one thread that drives every HTTP transfer of mcpx through a libcurl multi handle.
+///
+/// This file and `HTTPTransfer.swift` are the only places that call libcurl. Other threads hand
+/// transfers over through a locked queue and wake the loop with `curl_multi_wakeup`; the multi
+/// handle's connection cache keeps connections to each backend alive across requests.
+public final class CurlLoop: @unchecked Sendable {
+    enum Command {
+        case add(HTTPTransfer)
+        case cancel(HTTPTransfer)
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    private let queue = Mutex<(commands: [Command], stopping: Bool)>(([], false))
+    private let stopped = Mutex<Bool>(false)
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+
+    // Loop-thread state.
+    private var active: [UnsafeMutableRawPointer: HTTPTransfer] = [:]
+    private var idleHandles: [UnsafeMutableRawPointer] = []
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+    public init() {
+        _ = Self.globalInit
+        multi = curl_multi_init()
+        // Keep plenty of idle connections: one per in-flight request to each backend.
+        mcpx_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
+        let t = Thread { [unowned self] in self.run() }
+        t.name = "mcpx-curl"
+        thread = t
+        t.start()
+    }
+
+    /// Starts a transfer. Its callbacks run on the loop thread.
+    public func start(_ t: HTTPTransfer) {
+        let accepted = queue.withLock { q -> Bool in
+            if q.stopping { return false }
+            q.commands.append(.add(t))
+            return true
+        }
+        if accepted {
+            curl_multi_wakeup(multi)
+        } else {
+            t.onDone(HTTPError(.cancelled, "mcpx is shutting down"))
+        }
+    }
+
+    /// Aborts a transfer; its `onDone` gets `.cancelled` (if it had not finished already).
+    public func cancel(_ t: HTTPTransfer) {
+        queue.withLock { $0.commands.append(.cancel(t)) }
+        curl_multi_wakeup(multi)
+    }
+
+    /// Ends the loop: unfinished transfers complete with `.cancelled`. Waits for the thread.
+    public func shutdown() {
+        let already = stopped.withLock { s -> Bool in
+            defer { s = true }
+            return s
+        }
+        if already { return }
+        queue.withLock { $0.stopping = true }
+        curl_multi_wakeup(multi)
+        done.wait()
+    }
+
+    private func run() {
+        var running: Int32 = 0
+        while true {
+            let (cmds, stopping) = queue.withLock { q -> ([Command], Bool) in
+                let c = q.commands
+                q.commands.removeAll(keepingCapacity: true)
+                return (c, q.stopping)
+            }
+            for c in cmds {
+                switch c {
+                case .add(let t): add(t)
+                case .cancel(let t): finish(t, HTTPError(.cancelled, "cancelled"))
+                }
+            }
+            if stopping { break }
+            curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            while let msg = curl_multi_info_read(multi, &left) {
+                guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle,
+                    let t = active[easy]
+                else { continue }
+                let code = msg.pointee.data.result
+                finish(t, code == CURLE_OK ? nil : error(for: code, t))
+            }
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+        for t in Array(active.values) { finish(t, HTTPError(.cancelled, "mcpx is shutting down")) }
+        for h in idleHandles { curl_easy_cleanup(h) }
+        idleHandles = []
+        curl_multi_cleanup(multi)
+        done.signal()
+    }
+
+    private func error(for code: CURLcode, _ t: HTTPTransfer) -> HTTPError {
+        if let r = t.abortReason { return r }
+        let text = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_COULDNT_CONNECT: return HTTPError(.connectionRefused, "connection refused")
+        case CURLE_COULDNT_RESOLVE_HOST: return HTTPError(.connectionRefused, "could not resolve host")
+        case CURLE_OPERATION_TIMEDOUT: return HTTPError(.timeout, "timed out")
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE:
+            return HTTPError(.connectionLost, "connection lost: \(text)")
+        default: return HTTPError(.other, text)
+        }
+    }
+
+    private func add(_ t: HTTPTransfer) {
+        let easy: UnsafeMutableRawPointer
+        if let h = idleHandles.popLast() {
+            curl_easy_reset(h)
+            easy = h
+        } else {
+            guard let h = curl_easy_init() else {
+                t.finished = true
+                t.onDone(HTTPError(.other, "curl_easy_init failed"))
+                return
+            }
+            easy = h
+        }
+        t.easy = easy
+        let me = Unmanaged.passUnretained(t).toOpaque()
+        mcpx_easy_setopt_ptr(easy, CURLOPT_URL, t.url)
+        mcpx_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        mcpx_easy_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+        mcpx_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
+        mcpx_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        mcpx_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, t.connectTimeoutMillis)
+        if t.timeoutMillis > 0 { mcpx_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, t.timeoutMillis) }
+        if t.extraHeaders.isEmpty {
+            mcpx_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, t.headers.list)
+        } else {
+            var l: UnsafeMutablePointer<curl_slist>?
+            var node = t.headers.list
+            while let n = node {
+                l = curl_slist_append(l, n.pointee.data)
+                node = n.pointee.next
+            }
+            for h in t.extraHeaders { l = curl_slist_append(l, h) }
+            t.extraList = l
+            mcpx_easy_setopt_ptr(easy, CURLOPT_HTTPHEADER, l)
+        }
+        switch t.method {
+        case .get:
+            mcpx_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        case .post:
+            mcpx_easy_setopt_long(easy, CURLOPT_POST, 1)
+            mcpx_easy_setopt_off(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t.body.count))
+            _ = t.body.withUnsafeBytes { b in
+                mcpx_easy_setopt_ptr(easy, CURLOPT_COPYPOSTFIELDS, b.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+            }
+        case .delete:
+            mcpx_easy_setopt_ptr(easy, CURLOPT_CUSTOMREQUEST, "DELETE")
+        }
+        mcpx_easy_setopt_datacb(easy, CURLOPT_WRITEFUNCTION, curlWrite)
+        mcpx_easy_setopt_ptr(easy, CURLOPT_WRITEDATA, me)
+        mcpx_easy_setopt_datacb(easy, CURLOPT_HEADERFUNCTION, curlHeader)
+        mcpx_easy_setopt_ptr(easy, CURLOPT_HEADERDATA, me)
+        active[easy] = t
+        curl_multi_add_handle(multi, easy)
+    }
+
+    private func finish(_ t: HTTPTransfer, _ err: HTTPError?) {
+        if t.finished { return }
+        t.finished = true
+        if let easy = t.easy {
+            curl_multi_remove_handle(multi, easy)
+            active[easy] = nil
+            t.easy = nil
+            if idleHandles.count < 256 { idleHandles.append(easy) } else { curl_easy_cleanup(easy) }
+        }
+        if let l = t.extraList {
+            curl_slist_free_all(l)
+            t.extraList = nil
+        }
+        if err == nil && !t.headDelivered {
+            if !t.deliverHead() {
+                t.onDone(t.abortReason ?? HTTPError(.aborted, "aborted"))
+                return
+            }
+        }
+        t.onDone(err)
+    }
+}
+
+private func curlWrite(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: Int, _ ud: UnsafeMutableRawPointer?) -> Int {
+    guard let ud else { return 0 }
+    let t = Unmanaged<HTTPTransfer>.fromOpaque(ud).takeUnretainedValue()
+    let count = size * n
+    if !t.headDelivered {
+        if !t.deliverHead() {
+            if t.abortReason == nil { t.abortReason = HTTPError(.aborted, "aborted") }
+            return 0
+        }
+    }
+    guard t.onData(UnsafeRawBufferPointer(start: ptr, count: count)) else {
+        if t.abortReason == nil { t.abortReason = HTTPError(.aborted, "aborted") }
+        return 0
+    }
+    return count
+}
+
+private func curlHeader(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: Int, _ ud: UnsafeMutableRawPointer?) -> Int {
+    guard let ud else { return 0 }
+    let t = Unmanaged<HTTPTransfer>.fromOpaque(ud).takeUnretainedValue()
+    let count = size * n
+    guard t.headerLine(UnsafeRawBufferPointer(start: ptr, count: count)) else {
+        if t.abortReason == nil { t.abortReason = HTTPError(.aborted, "aborted") }
+        return 0
+    }
+    return count
+}

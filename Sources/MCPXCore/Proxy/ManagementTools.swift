@@ -1,0 +1,63 @@
+public import MCPXJSON
+
+/// mcpx's own tools: `manage`, `proxy_status`, `proxy_health` (not namespaced).
+public enum ManagementTools {
+    public static let manage = "manage"
+    public static let status = "proxy_status"
+    public static let health = "proxy_health"
+    public static let names: Set<String> = [manage, status, health]
+
+    public static func definitions(readOnly: Bool) -> [JSONValue] {
+        let actions: [JSONValue] = readOnly
+            ? ["list", "health"] : ["add", "remove", "list", "enable", "disable", "health"]
+        let manageTool: JSONValue = [
+            "name": "manage",
+            "title": "Manage MCP servers",
+            "description": .string(
+                "Manage the MCP servers behind this proxy. Actions: "
+                    + (readOnly
+                        ? "list (every server with URL, status, tool count, last error), health (ping now; name or \"all\"). Changes are disabled (read-only)."
+                        : "add (name + url: connect a new server and expose its tools), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\").")),
+            "inputSchema": [
+                "type": "object",
+                "properties": [
+                    "action": ["type": "string", "enum": .array(actions), "description": "What to do."],
+                    "name": [
+                        "type": "string",
+                        "description": "Server name: 1-32 characters of A-Z a-z 0-9 _ -. For health, a name or \"all\" (the default).",
+                    ],
+                    "url": ["type": "string", "description": "For add: the server's MCP endpoint, an http:// or https:// URL."],
+                ],
+                "required": ["action"],
+                "additionalProperties": false,
+            ],
+            "annotations": ["title": "Manage MCP servers", "destructiveHint": true, "openWorldHint": true],
+        ]
+        let statusTool: JSONValue = [
+            "name": "proxy_status",
+            "title": "Proxy status",
+            "description": "Everything mcpx knows about its servers: status, protocol version, tool count, calls, errors, latency, last error; plus uptime and totals.",
+            "inputSchema": ["type": "object", "properties": [:], "additionalProperties": false],
+            "annotations": ["title": "Proxy status", "readOnlyHint": true, "openWorldHint": false],
+        ]
+        let healthTool: JSONValue = [
+            "name": "proxy_health",
+            "title": "Proxy health",
+            "description": "One-line health summary (healthy / total servers) and the unhealthy servers with their errors.",
+            "inputSchema": ["type": "object", "properties": [:], "additionalProperties": false],
+            "annotations": ["title": "Proxy health", "readOnlyHint": true, "openWorldHint": false],
+        ]
+        return [manageTool, statusTool, healthTool]
+    }
+
+    /// A tool result with text and structured content.
+    static func result(_ text: String, _ structured: JSONValue, isError: Bool = false) -> JSONValue {
+        var o: JSONObject = ["content": [["type": "text", "text": .string(text)]], "structuredContent": structured]
+        if isError { o["isError"] = true }
+        return .object(o)
+    }
+
+    static func failure(_ text: String) -> JSONValue {
+        result(text, ["error": .string(text)], isError: true)
+    }
+}

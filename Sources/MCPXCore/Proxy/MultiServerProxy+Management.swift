@@ -1,0 +1,316 @@
+import Foundation
+public import MCPXJSON
+
+extension MultiServerProxy {
+    /// Runs one of mcpx's own tools; the answer is a tool result (errors have `isError`).
+    public func callManagementTool(_ name: String, arguments: JSONValue?) async -> JSONValue {
+        let args = arguments?.objectValue ?? [:]
+        switch name {
+        case ManagementTools.manage: return await manage(args)
+        case ManagementTools.status: return statusResult()
+        case ManagementTools.health: return healthSummary()
+        default: return ManagementTools.failure("Unknown tool: \(name)")
+        }
+    }
+
+    func manage(_ args: JSONObject) async -> JSONValue {
+        guard case .string(let action)? = args["action"] else {
+            return ManagementTools.failure(
+                "manage needs \"action\": one of add, remove, list, enable, disable, health")
+        }
+        let name = args["name"]?.stringValue
+        if settings.readOnly && !["list", "health"].contains(action) {
+            return ManagementTools.failure("manage \(action) is disabled: mcpx runs with --read-only")
+        }
+        switch action {
+        case "list": return listResult()
+        case "health": return await healthCheckNow(name ?? "all")
+        case "add":
+            guard let name, let url = args["url"]?.stringValue else {
+                return ManagementTools.failure("manage add needs \"name\" and \"url\"")
+            }
+            return await add(name: name, url: url)
+        case "remove", "enable", "disable":
+            guard let name else { return ManagementTools.failure("manage \(action) needs \"name\"") }
+            guard entries[name] != nil else {
+                return ManagementTools.failure("No server named \"\(name)\". Servers: \(order.joined(separator: ", "))")
+            }
+            switch action {
+            case "remove": return await remove(name)
+            case "enable": return await setEnabled(name, true)
+            default: return await setEnabled(name, false)
+            }
+        default:
+            return ManagementTools.failure(
+                "Unknown action \"\(action)\": use add, remove, list, enable, disable or health")
+        }
+    }
+
+    /// Checks a URL that the model (not the user) asks mcpx to connect to.
+    func validateURL(_ url: String) -> String? {
+        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host, !host.isEmpty
+        else { return "\"\(url.prefix(200))\" is not a valid URL" }
+        guard scheme == "http" || scheme == "https" else {
+            return "only http:// and https:// URLs are allowed, not \(scheme)://"
+        }
+        if !settings.allowURLs.isEmpty && !settings.allowURLs.contains(where: { ToolFilter.matches(url, pattern: $0) }) {
+            return "\(Redact.url(url)) is not allowed by --allow-url"
+        }
+        return nil
+    }
+
+    func add(name: String, url: String) async -> JSONValue {
+        if let problem = ToolNaming.validateServerName(name) { return ManagementTools.failure("Cannot add: \(problem)") }
+        if entries[name] != nil { return ManagementTools.failure("A server named \"\(name)\" already exists") }
+        if let problem = validateURL(url) { return ManagementTools.failure("Cannot add \"\(name)\": \(problem)") }
+        let config = ServerConfig(name: name, url: url)
+        entries[name] = Entry(config: config, connection: Self.makeConnection(config, loop: loop, log: log, events: events))
+        order.append(name)
+        log.info("manage: adding \(name) at \(Redact.url(url))")
+        if !started { start(clientCapabilities: clientCapabilities) }
+        let ok = await attemptConnect(name)
+        guard let e = entries[name] else { return ManagementTools.failure("\"\(name)\" was removed while connecting") }
+        if !ok {
+            // Adding is all or nothing: a server that cannot be reached is not kept.
+            let error = e.config.lastError ?? "unknown error"
+            entries[name] = nil
+            order.removeAll { $0 == name }
+            publish()
+            return ManagementTools.failure("Could not add \"\(name)\" at \(Redact.url(url)): \(error)")
+        }
+        startSupervisorAfterConnect(name)
+        persist()
+        let count = e.tools.count
+        return ManagementTools.result(
+            "Added \"\(name)\" at \(Redact.url(url)): \(count) tool\(count == 1 ? "" : "s") (\(e.tools.prefix(10).map(\.exposedName).joined(separator: ", "))\(count > 10 ? ", ..." : ""))",
+            ["server": .string(name), "status": "ready", "toolCount": .int(Int64(count)),
+             "tools": .array(e.tools.map { .string($0.exposedName) })])
+    }
+
+    /// Starts the health loop of a backend that has just connected (no second handshake).
+    func startSupervisorAfterConnect(_ name: String) {
+        entries[name]?.supervisor?.cancel()
+        entries[name]?.supervisor = Task { [weak self] in
+            guard let self else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(self.settings.healthInterval * 1e9))
+                if Task.isCancelled { return }
+                if !(await self.healthCheck(name)) {
+                    await self.startSupervisor(name)
+                    return
+                }
+            }
+        }
+    }
+
+    func remove(_ name: String) async -> JSONValue {
+        guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
+        e.supervisor?.cancel()
+        removedCalls += e.connection.statsSnapshot.calls
+        entries[name] = nil
+        order.removeAll { $0 == name }
+        for c in e.attemptWaiters { c.resume() }
+        publish()
+        persist()
+        await e.connection.close()
+        log.info("manage: removed \(name)")
+        return ManagementTools.result(
+            "Removed \"\(name)\" (\(e.tools.count) tools withdrawn)",
+            ["server": .string(name), "removed": true, "toolsWithdrawn": .int(Int64(e.tools.count))])
+    }
+
+    func setEnabled(_ name: String, _ enabled: Bool) async -> JSONValue {
+        guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
+        if e.config.enabled == enabled {
+            return ManagementTools.result(
+                "\"\(name)\" is already \(enabled ? "enabled" : "disabled")",
+                ["server": .string(name), "enabled": .bool(enabled), "status": .string(e.config.status.rawValue)])
+        }
+        entries[name]!.config.enabled = enabled
+        persist()
+        if enabled {
+            entries[name]!.config.status = .connecting
+            if started {
+                let ok = await attemptConnect(name)
+                if ok { startSupervisorAfterConnect(name) } else { startSupervisor(name) }
+            }
+            let c = entries[name]?.config
+            let count = entries[name]?.tools.count ?? 0
+            let text = c?.status == .ready
+                ? "Enabled \"\(name)\": \(count) tools" : "Enabled \"\(name)\", but it is not reachable yet: \(c?.lastError ?? "unknown error"); mcpx keeps retrying"
+            return ManagementTools.result(
+                text, ["server": .string(name), "enabled": true, "status": .string(c?.status.rawValue ?? "failed"), "toolCount": .int(Int64(count))])
+        } else {
+            entries[name]!.supervisor?.cancel()
+            entries[name]!.supervisor = nil
+            entries[name]!.config.status = .disabled
+            publish()
+            await e.connection.close()
+            return ManagementTools.result(
+                "Disabled \"\(name)\" (\(e.tools.count) tools withdrawn)",
+                ["server": .string(name), "enabled": false, "status": "disabled"])
+        }
+    }
+
+    func serverJSON(_ e: Entry, detailed: Bool) -> JSONValue {
+        let c = e.config
+        var o: JSONObject = [
+            "name": .string(c.name), "url": .string(Redact.url(c.url)), "enabled": .bool(c.enabled),
+            "status": .string(c.status.rawValue), "toolCount": .int(Int64(c.toolCount)),
+        ]
+        o["lastError"] = c.lastError.map { .string($0) } ?? .null
+        if detailed {
+            let s = e.connection.statsSnapshot
+            o["transport"] = .string(c.transport.rawValue)
+            o["protocolVersion"] = c.protocolVersion.map { .string($0) } ?? .null
+            o["serverName"] = c.serverName.map { .string($0) } ?? .null
+            o["connectAttempts"] = .int(Int64(c.connectAttempts))
+            o["stats"] = s.json
+            o["calls"] = .int(Int64(s.calls))
+            o["errors"] = .int(Int64(s.errors))
+        }
+        return .object(o)
+    }
+
+    func listResult() -> JSONValue {
+        var lines: [String] = []
+        for name in order {
+            guard let c = entries[name]?.config else { continue }
+            var l = "\(c.name)  \(c.status.rawValue)  \(c.enabled ? "enabled" : "disabled")  \(c.toolCount) tools  \(Redact.url(c.url))"
+            if let err = c.lastError, c.status != .ready { l += "  last error: \(err)" }
+            lines.append(l)
+        }
+        let text = order.isEmpty ? "No servers configured." : "\(order.count) server\(order.count == 1 ? "" : "s"):\n" + lines.joined(separator: "\n")
+        return ManagementTools.result(
+            text, ["servers": .array(order.compactMap { entries[$0].map { serverJSON($0, detailed: false) } })])
+    }
+
+    func healthCheckNow(_ target: String) async -> JSONValue {
+        let names: [String]
+        if target == "all" {
+            names = order
+        } else {
+            guard entries[target] != nil else { return ManagementTools.failure("No server named \"\(target)\"") }
+            names = [target]
+        }
+        // Ping every target at once.
+        let targets = names.compactMap { n in entries[n].map { (n, $0.connection, $0.config.enabled, $0.config.status) } }
+        var results: [String: (ok: Bool, ms: Double?, error: String?)] = [:]
+        await withTaskGroup(of: (String, Bool, Double?, String?).self) { g in
+            for (n, conn, enabled, status) in targets {
+                g.addTask {
+                    guard enabled else { return (n, false, nil, "disabled") }
+                    if status != .ready {
+                        let ok = await self.ensureReadyNow(n)
+                        if !ok { return (n, false, nil, await self.config(n)?.lastError ?? "not connected") }
+                    }
+                    let start = monotonicNanos()
+                    do {
+                        _ = try await conn.call("ping", nil, timeoutMillis: 5_000)
+                        return (n, true, Double(monotonicNanos() - start) / 1e6, nil)
+                    } catch {
+                        return (n, false, nil, (error as? BackendError)?.message ?? "\(error)")
+                    }
+                }
+            }
+            for await (n, ok, ms, err) in g { results[n] = (ok, ms, err) }
+        }
+        var lines: [String] = []
+        var items: [JSONValue] = []
+        for n in names {
+            guard let r = results[n] else { continue }
+            if r.ok {
+                lines.append("\(n): ok, \(String(format: "%.2f", r.ms ?? 0)) ms")
+            } else {
+                lines.append("\(n): unhealthy: \(r.error ?? "unknown")")
+                if r.error != "disabled" { markFailed(n, r.error ?? "ping failed") }
+            }
+            var o: JSONObject = ["name": .string(n), "healthy": .bool(r.ok)]
+            o["latencyMs"] = r.ms.map { .double(($0 * 100).rounded() / 100) } ?? .null
+            o["error"] = r.error.map { .string($0) } ?? .null
+            items.append(.object(o))
+        }
+        let healthy = results.values.filter(\.ok).count
+        return ManagementTools.result(
+            "\(healthy)/\(names.count) healthy\n" + lines.joined(separator: "\n"),
+            ["healthy": .int(Int64(healthy)), "total": .int(Int64(names.count)), "servers": .array(items)])
+    }
+
+    /// Like `ensureReady`, without the once-a-second limit (an explicit health check).
+    func ensureReadyNow(_ name: String) async -> Bool {
+        entries[name]?.lastPoke = 0
+        return await ensureReady(name)
+    }
+
+    func statusResult() -> JSONValue {
+        var servers: [JSONValue] = []
+        var calls = removedCalls
+        var errors = 0
+        var ready = 0
+        for name in order {
+            guard let e = entries[name] else { continue }
+            servers.append(serverJSON(e, detailed: true))
+            let s = e.connection.statsSnapshot
+            calls += s.calls
+            errors += s.errors
+            if e.config.status == .ready { ready += 1 }
+        }
+        let listed = router.snapshot.listedCount
+        let uptime = Double(monotonicNanos() - startNanos) / 1e9
+        var o: JSONObject = [
+            "version": .string(MCPXVersion.version),
+            "uptimeSeconds": .double((uptime * 10).rounded() / 10),
+            "clientProtocolVersion": client?.protocolVersion.map { .string($0) } ?? .null,
+            "totals": [
+                "servers": .int(Int64(order.count)), "ready": .int(Int64(ready)), "toolsListed": .int(Int64(listed)),
+                "calls": .int(Int64(calls)), "errors": .int(Int64(errors)),
+            ],
+            "settings": [
+                "maxToolName": .int(Int64(settings.maxToolName)), "callTimeoutSeconds": .double(settings.callTimeout),
+                "startupTimeoutSeconds": .double(settings.startupTimeout), "readOnly": .bool(settings.readOnly),
+            ],
+            "servers": .array(servers),
+        ]
+        var warnings: [JSONValue] = []
+        if let max = settings.maxTools, listed > max {
+            warnings.append(.string("The client sees \(listed) tools, more than --max-tools \(max): many clients handle that many poorly; disable servers or filter tools."))
+        }
+        o["warnings"] = .array(warnings)
+        var text = "mcpx \(MCPXVersion.version), up \(Int(uptime)) s: \(ready)/\(order.count) servers ready, \(listed) tools listed, \(calls) calls, \(errors) errors"
+        for w in warnings { text += "\nwarning: \(w.stringValue ?? "")" }
+        for name in order {
+            guard let e = entries[name] else { continue }
+            let s = e.connection.statsSnapshot
+            var l = "\n\(name): \(e.config.status.rawValue), \(e.config.toolCount) tools, \(s.calls) calls, \(s.errors) errors"
+            if let f = s.latencyFigures { l += String(format: ", p50 %.2f ms", Double(f.p50) / 1000) }
+            if let err = e.config.lastError { l += ", last error: \(err)" }
+            text += l
+        }
+        return ManagementTools.result(text, .object(o))
+    }
+
+    func healthSummary() -> JSONValue {
+        let enabled = order.compactMap { entries[$0] }
+        let healthy = enabled.filter { $0.config.status == .ready }
+        let unhealthy = enabled.filter { $0.config.status != .ready }
+        var text = "\(healthy.count)/\(enabled.count) servers healthy"
+        for e in unhealthy {
+            text += "\n\(e.config.name): \(e.config.status.rawValue)\(e.config.lastError.map { ": \($0)" } ?? "")"
+        }
+        return ManagementTools.result(
+            text,
+            [
+                "healthy": .int(Int64(healthy.count)), "total": .int(Int64(enabled.count)),
+                "unhealthy": .array(
+                    unhealthy.map {
+                        ["name": .string($0.config.name), "status": .string($0.config.status.rawValue),
+                         "error": $0.config.lastError.map { .string($0) } ?? .null]
+                    }),
+            ])
+    }
+
+    /// Writes the server set to the state file, if there is one (see `StateFile`).
+    func persist() {
+        stateSaver?(order.compactMap { entries[$0]?.config })
+    }
+}

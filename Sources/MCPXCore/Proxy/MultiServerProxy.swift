@@ -1,0 +1,422 @@
+import Foundation
+public import MCPXJSON
+
+/// The multiplexer: one `ServerConfig` and one connection per backend, their lifecycles, and the
+/// routing table that the hot path reads.
+///
+/// Each enabled backend has a supervisor task that connects it, keeps it healthy and reconnects it
+/// with capped exponential backoff. Whatever changes the visible tool set republishes the router
+/// and tells the client with `notifications/tools/list_changed`.
+public actor MultiServerProxy {
+    public struct Settings: Sendable {
+        public var maxToolName = 64
+        public var startupTimeout: Double = 5
+        public var callTimeout: Double = 60
+        public var connectTimeout: Double = 10
+        public var healthInterval: Double = 30
+        public var backoffBase: Double = 0.5
+        public var backoffCap: Double = 10
+        public var failureThreshold = 3
+        public var maxTools: Int?
+        public var globalAllowTools: [String] = []
+        public var globalDenyTools: [String] = []
+        public var readOnly = false
+        public var allowURLs: [String] = []
+        public init() {}
+    }
+
+    struct ExposedTool {
+        var exposedName: String
+        var originalName: String
+        var definition: JSONValue
+    }
+
+    struct Entry {
+        var config: ServerConfig
+        var connection: BackendConnection
+        var tools: [ExposedTool] = []
+        var supervisor: Task<Void, Never>?
+        var firstAttemptDone = false
+        var lastPoke: UInt64 = 0
+        /// Continuations waiting for the attempt in progress to end (manage add, calls to a failed backend).
+        var attemptWaiters: [CheckedContinuation<Void, Never>] = []
+        var attemptInProgress = false
+    }
+
+    public let settings: Settings
+    public let router: Router
+    let loop: CurlLoop
+    let log: Logger
+    let client: ClientChannel?
+    let startedAt = Date()
+    let startNanos = monotonicNanos()
+
+    var entries: [String: Entry] = [:]
+    var order: [String] = []
+    var started = false
+    var startupWaiters: [CheckedContinuation<Void, Never>] = []
+    var startupDeadlinePassed = false
+    var clientCapabilities: JSONValue = .object([:])
+    var lastPublishedNames: [String] = []
+    var lastPublishedBytes: [UInt8] = []
+    var shuttingDown = false
+    /// Totals across backends that are gone (removed), so totals never go down.
+    var removedCalls = 0
+    /// Saves the server set after every `manage` change (the `--state` file).
+    var stateSaver: (@Sendable ([ServerConfig]) -> Void)?
+
+    public func setStateSaver(_ f: @escaping @Sendable ([ServerConfig]) -> Void) { stateSaver = f }
+
+    public init(settings: Settings, servers: [ServerConfig], loop: CurlLoop, log: Logger, client: ClientChannel?) {
+        self.settings = settings
+        self.loop = loop
+        self.log = log
+        self.client = client
+        self.router = Router()
+        let events = BackendEvents(client: client, log: log)
+        self.events = events
+        var entries: [String: Entry] = [:]
+        var order: [String] = []
+        for s in servers {
+            entries[s.name] = Entry(config: s, connection: Self.makeConnection(s, loop: loop, log: log, events: events))
+            order.append(s.name)
+        }
+        self.entries = entries
+        self.order = order
+        events.attach(self)
+    }
+
+    /// A connection whose server-initiated messages go through `events`.
+    nonisolated static func makeConnection(_ s: ServerConfig, loop: CurlLoop, log: Logger, events: BackendEvents) -> BackendConnection {
+        let name = s.name
+        return BackendConnection(
+            name: s.name, url: s.url, headers: s.headers, loop: loop, log: log,
+            onMessage: { msg in events.handle(server: name, msg) })
+    }
+
+    /// Routes server-initiated messages of every backend.
+    let events: BackendEvents
+
+    // MARK: Start-up
+
+    /// Connects every enabled backend in parallel. Called once, when the client initializes (so
+    /// backends are told only the client capabilities the client really has).
+    public func start(clientCapabilities: JSONValue) {
+        guard !started else { return }
+        started = true
+        self.clientCapabilities = clientCapabilities
+        for name in order where entries[name]?.config.enabled == true {
+            startSupervisor(name)
+        }
+        publish()
+        let timeout = settings.startupTimeout
+        Task { [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+            await self?.startupDeadline()
+        }
+        checkStartupDone()
+    }
+
+    /// The capabilities mcpx declares to backends: only what the upstream client has.
+    var backendCapabilities: JSONValue {
+        var caps = JSONObject()
+        for key in ["roots", "sampling", "elicitation"] {
+            if let v = clientCapabilities[key], case .object = v { caps[key] = v }
+        }
+        return .object(caps)
+    }
+
+    func startupDeadline() {
+        startupDeadlinePassed = true
+        checkStartupDone()
+    }
+
+    func checkStartupDone() {
+        let done = startupDeadlinePassed || order.allSatisfy { entries[$0]?.firstAttemptDone ?? true || entries[$0]?.config.enabled == false }
+        guard done else { return }
+        router.update { $0.startupDone = true }
+        let w = startupWaiters
+        startupWaiters = []
+        for c in w { c.resume() }
+    }
+
+    /// Waits until every backend's first attempt has ended, or the start-up bound has passed.
+    public func waitForStartup() async {
+        if !started { start(clientCapabilities: .object([:])) }
+        if router.snapshot.startupDone { return }
+        await withCheckedContinuation { startupWaiters.append($0) }
+    }
+
+    // MARK: Supervision
+
+    func startSupervisor(_ name: String) {
+        entries[name]?.supervisor?.cancel()
+        entries[name]?.supervisor = Task { [weak self] in await self?.supervise(name) }
+    }
+
+    func supervise(_ name: String) async {
+        var failures = 0
+        while !Task.isCancelled {
+            guard let e = entries[name], e.config.enabled else { return }
+            let ok = await attemptConnect(name)
+            if Task.isCancelled { return }
+            if ok {
+                failures = 0
+                // Healthy: ping now and then; leave the loop when the backend is found failing.
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: UInt64(settings.healthInterval * 1e9))
+                    if Task.isCancelled { return }
+                    if !(await healthCheck(name)) { break }
+                }
+            } else {
+                failures += 1
+            }
+            if Task.isCancelled { return }
+            let delay = Self.backoff(attempt: failures, base: settings.backoffBase, cap: settings.backoffCap)
+            try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+        }
+    }
+
+    /// Capped exponential backoff with ±20 % jitter.
+    nonisolated static func backoff(attempt: Int, base: Double, cap: Double) -> Double {
+        let raw = min(cap, base * pow(2, Double(max(0, attempt - 1))))
+        return raw * Double.random(in: 0.8...1.2)
+    }
+
+    /// One connection attempt: handshake, then every page of tools. Returns whether it worked.
+    func attemptConnect(_ name: String) async -> Bool {
+        guard let e = entries[name] else { return false }
+        entries[name]?.attemptInProgress = true
+        entries[name]?.config.connectAttempts += 1
+        if e.config.status != .ready { entries[name]?.config.status = e.firstAttemptDone ? e.config.status : .connecting }
+        let conn = e.connection
+        let timeout = Int(settings.connectTimeout * 1000)
+        var result: Result<[JSONValue], BackendError>
+        do {
+            try await conn.handshake(clientCapabilities: backendCapabilities, timeoutMillis: timeout)
+            let hasTools = conn.serverCapabilities?["tools"] != nil || conn.serverCapabilities == nil
+            result = .success(hasTools ? try await conn.listAll("tools/list", key: "tools", timeoutMillis: timeout) : [])
+        } catch {
+            result = .failure(error)
+        }
+        // The entry may have been removed or disabled meanwhile.
+        guard entries[name] != nil, entries[name]!.connection === conn, entries[name]!.config.enabled else {
+            finishAttempt(name)
+            return false
+        }
+        switch result {
+        case .success(let tools):
+            entries[name]!.config.status = .ready
+            entries[name]!.config.lastError = nil
+            entries[name]!.config.protocolVersion = conn.protocolVersion
+            entries[name]!.config.serverName = conn.serverInfo?["name"]?.stringValue
+            entries[name]!.config.lastConnectedAt = Date().timeIntervalSince1970
+            setTools(name, tools)
+            log.info("\(name): ready, \(entries[name]!.tools.count) tools, protocol \(conn.protocolVersion ?? "?")")
+        case .failure(let err):
+            entries[name]!.config.status = .failed
+            entries[name]!.config.lastError = err.message
+            log.warning("\(name): connection failed: \(err.message)")
+            publish()
+        }
+        finishAttempt(name)
+        return entries[name]?.config.status == .ready
+    }
+
+    func finishAttempt(_ name: String) {
+        guard entries[name] != nil else { return }
+        entries[name]!.attemptInProgress = false
+        entries[name]!.firstAttemptDone = true
+        let w = entries[name]!.attemptWaiters
+        entries[name]!.attemptWaiters = []
+        for c in w { c.resume() }
+        checkStartupDone()
+    }
+
+    /// Pings a ready backend; after `failureThreshold` consecutive failures it is marked failed.
+    func healthCheck(_ name: String) async -> Bool {
+        guard let conn = entries[name]?.connection else { return false }
+        do {
+            _ = try await conn.call("ping", nil, timeoutMillis: 5_000)
+            return true
+        } catch {
+            if error.kind == .sessionExpired { return false }
+            let consecutive = conn.statsSnapshot.consecutiveFailures
+            if consecutive >= settings.failureThreshold || error.kind == .unavailable {
+                markFailed(name, error.message)
+                return false
+            }
+            return true
+        }
+    }
+
+    func markFailed(_ name: String, _ message: String) {
+        guard entries[name] != nil, entries[name]!.config.enabled else { return }
+        let wasReady = entries[name]!.config.status == .ready
+        entries[name]!.config.status = .failed
+        entries[name]!.config.lastError = message
+        if wasReady {
+            log.warning("\(name): marked failed: \(message)")
+            publish()
+        }
+    }
+
+    /// A call saw a transport failure: count it, and open the circuit when the backend keeps failing.
+    public func reportFailure(_ name: String, _ error: BackendError) {
+        guard let e = entries[name], e.config.status == .ready else { return }
+        let consecutive = e.connection.statsSnapshot.consecutiveFailures
+        if error.kind == .unavailable || consecutive >= settings.failureThreshold {
+            markFailed(name, error.message)
+            startSupervisor(name)  // reconnect now, then back off
+            entries[name]?.lastPoke = monotonicNanos()
+        }
+    }
+
+    /// For a call to a backend that is not ready: try to reconnect now (at most once a second),
+    /// wait for that attempt, and say whether the backend is ready.
+    public func ensureReady(_ name: String) async -> Bool {
+        guard let e = entries[name], e.config.enabled else { return false }
+        if e.config.status == .ready { return true }
+        if !e.attemptInProgress {
+            let now = monotonicNanos()
+            if now - e.lastPoke < 1_000_000_000 { return false }
+            entries[name]!.lastPoke = now
+            startSupervisor(name)
+            entries[name]!.attemptInProgress = true
+        }
+        await withCheckedContinuation { c in entries[name]?.attemptWaiters.append(c) ?? c.resume() }
+        return entries[name]?.config.status == .ready
+    }
+
+    /// A request saw 404 for session `seenGeneration`: initialize again (once for all such requests).
+    public func recoverSession(_ name: String, seenGeneration: Int) async -> Bool {
+        guard let conn = entries[name]?.connection else { return false }
+        do {
+            try await conn.recoverSession(
+                seenGeneration: seenGeneration, clientCapabilities: backendCapabilities,
+                timeoutMillis: Int(settings.connectTimeout * 1000))
+            return true
+        } catch {
+            markFailed(name, "session expired and re-initializing failed: \((error as? BackendError)?.message ?? "\(error)")")
+            startSupervisor(name)
+            return false
+        }
+    }
+
+    /// The backend said its tools changed (or mcpx wants to re-check): fetch them again.
+    public func refreshTools(_ name: String) async {
+        guard let conn = entries[name]?.connection, entries[name]?.config.status == .ready else { return }
+        do {
+            let tools = try await conn.listAll("tools/list", key: "tools", timeoutMillis: Int(settings.connectTimeout * 1000))
+            guard entries[name]?.connection === conn else { return }
+            setTools(name, tools)
+        } catch {
+            log.warning("\(name): could not refresh tools: \(error.message)")
+        }
+    }
+
+    // MARK: Tools and the router
+
+    func setTools(_ name: String, _ raw: [JSONValue]) {
+        guard let e = entries[name] else { return }
+        var tools: [ExposedTool] = []
+        var seen = Set<String>()
+        let allow = e.config.allowTools + settings.globalAllowTools
+        let deny = e.config.denyTools + settings.globalDenyTools
+        for t in raw.prefix(20_000) {
+            guard case .object(var obj) = t, case .string(let original)? = obj["name"], !original.isEmpty,
+                original.utf8.count <= 1024, !seen.contains(original)
+            else { continue }
+            guard ToolFilter.allows(original, allow: allow, deny: deny) else { continue }
+            seen.insert(original)
+            let exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName)
+            obj["name"] = .string(exposed)
+            tools.append(ExposedTool(exposedName: exposed, originalName: original, definition: .object(obj)))
+        }
+        entries[name]!.tools = tools
+        entries[name]!.config.toolCount = tools.count
+        publish()
+    }
+
+    /// Rebuilds the router snapshot and the tools/list answer; tells the client if the list changed.
+    func publish() {
+        var routes: [String: Router.Route] = [:]
+        var backends: [String: Router.Backend] = [:]
+        var names: [String] = []
+        var out = Array(#"{"tools":["#.utf8)
+        var first = true
+        for def in ManagementTools.definitions(readOnly: settings.readOnly) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            def.write(to: &out)
+            if case .string(let n)? = def["name"] { names.append(n) }
+        }
+        for name in order {
+            guard let e = entries[name] else { continue }
+            let timeout = Int((e.config.timeoutSeconds ?? settings.callTimeout) * 1000)
+            backends[name] = Router.Backend(connection: e.connection, status: e.config.status, timeoutMillis: timeout)
+            let listed = e.config.enabled && e.config.status == .ready
+            for var t in e.tools {
+                // Collisions (practically only between hashed names) are resolved with a salt.
+                var salt = 0
+                while routes[t.exposedName] != nil && salt < 100 {
+                    salt += 1
+                    t.exposedName = ToolNaming.exposedName(server: name, tool: t.originalName, max: settings.maxToolName, salt: salt)
+                    if case .object(var o) = t.definition {
+                        o["name"] = .string(t.exposedName)
+                        t.definition = .object(o)
+                    }
+                }
+                routes[t.exposedName] = Router.Route(server: name, tool: t.originalName)
+                if listed {
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    t.definition.write(to: &out)
+                    names.append(t.exposedName)
+                }
+            }
+        }
+        out.append(contentsOf: "]}".utf8)
+        let count = names.count
+        router.update { s in
+            s.tools = routes
+            s.backends = backends
+            s.toolsListResult = out
+            s.listedCount = count
+        }
+        if out != lastPublishedBytes {
+            let hadList = !lastPublishedBytes.isEmpty
+            lastPublishedBytes = out
+            lastPublishedNames = names
+            if hadList { client?.listChanged("notifications/tools/list_changed") }
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Stops supervision and ends every backend session (DELETE), in parallel, bounded.
+    public func shutdown() async {
+        shuttingDown = true
+        for name in order { entries[name]?.supervisor?.cancel() }
+        let conns = order.compactMap { entries[$0]?.connection }
+        await withTaskGroup(of: Void.self) { g in
+            for c in conns { g.addTask { await c.close(timeoutMillis: 1_000) } }
+        }
+    }
+
+    public var serverNames: [String] { order }
+
+    /// A request a backend sent to the client (sampling, elicitation, roots).
+    func answerBackendRequest(server: String, id: RPCID, method: String, _ msg: IncomingMessage) async {
+        guard let conn = entries[server]?.connection else { return }
+        let reply = Message.error(id: id, RPCError(.methodNotFound, "mcpx does not forward \(method)"))
+        conn.post(reply, expecting: nil, timeoutMillis: 5_000) { _ in }
+    }
+
+    /// Notifications from a backend other than progress, log messages and tool list changes.
+    func backendNotification(server: String, method: String, _ msg: IncomingMessage) async {
+        log.debug("\(server): notification \(method)")
+    }
+
+    public func config(_ name: String) -> ServerConfig? { entries[name]?.config }
+}

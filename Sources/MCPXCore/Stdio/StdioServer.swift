@@ -1,0 +1,241 @@
+import Foundation
+import MCPXJSON
+import Synchronization
+
+/// The MCP server side of mcpx: reads the client's messages, answers or routes each one.
+///
+/// `handle(line:)` runs on the stdin thread. Tool calls to ready backends are forwarded from there
+/// without touching the actor (see `StdioServer+Calls.swift`); everything that needs the actor's
+/// state runs in a task. Every request gets exactly one answer through its `Reply`.
+public final class StdioServer: Sendable {
+    public static let supportedVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+    public static let latestVersion = "2025-11-25"
+
+    /// Where the answer to one request goes: stdout, or a batch being collected.
+    typealias Reply = @Sendable ([UInt8]) -> Void
+
+    let client: ClientChannel
+    let proxy: MultiServerProxy
+    let router: Router
+    let log: Logger
+    let pending = Mutex<[RPCID: PendingCall]>([:])
+    let shuttingDown = Atomic<Bool>(false)
+
+    public init(client: ClientChannel, proxy: MultiServerProxy, log: Logger) {
+        self.client = client
+        self.proxy = proxy
+        self.router = proxy.router
+        self.log = log
+    }
+
+    // MARK: Reading
+
+    public func handle(line: LineSplitter.Line) {
+        switch line {
+        case .tooLong(let size, let head):
+            let id = Self.sniffID(head)
+            log.warning("dropped a \(size)-byte message (limit exceeded)")
+            client.send(Message.error(id: id, RPCError(.invalidRequest, "Message too large: \(size) bytes; mcpx accepts at most \(StdioServer.maxLineBytesDescription) per line")))
+        case .line(let bytes):
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }  // blank line: nothing to answer
+            handleMessage(bytes)
+        }
+    }
+
+    nonisolated(unsafe) static var maxLineBytesDescription = "16 MiB"
+
+    func handleMessage(_ bytes: [UInt8]) {
+        if !RawObject.looksLikeObject(bytes), let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "[") {
+            handleBatch(bytes)
+            return
+        }
+        let reply: Reply = { [client] in client.send($0) }
+        dispatch(bytes, reply: reply)
+    }
+
+    /// Classifies one message and acts on it; invalid ones are answered with the JSON-RPC error.
+    func dispatch(_ bytes: [UInt8], reply: @escaping Reply, inBatch: Bool = false) {
+        let msg: IncomingMessage
+        do {
+            msg = try IncomingMessage(bytes: bytes)
+        } catch {
+            // The id, if it could be read, goes back with an invalid-request error.
+            var id: RPCID?
+            if error.code != .parseError, let raw = try? RawObject(bytes), let v = raw.value("id") { id = RPCID(v) }
+            reply(Message.error(id: id, error))
+            return
+        }
+        switch msg.kind {
+        case .request(let id, let method):
+            request(id: id, method: method, msg, reply: reply)
+        case .notification(let method):
+            notification(method: method, msg)
+        case .response, .errorResponse:
+            clientResponse(msg)
+        }
+    }
+
+    // MARK: Requests
+
+    func request(id: RPCID, method: String, _ msg: IncomingMessage, reply: @escaping Reply) {
+        switch method {
+        case "initialize":
+            initialize(id: id, msg, reply: reply)
+        case "ping":
+            reply(Message.response(id: id, result: .object([:])))
+        case "tools/list":
+            if let cursor = msg.params?["cursor"], !cursor.isNull {
+                reply(Message.error(id: id, .invalidParams("Invalid cursor: mcpx returns every tool in one page")))
+                return
+            }
+            ensureStarted()
+            if router.snapshot.startupDone {
+                reply(Message.response(id: id, rawResult: router.snapshot.toolsListResult[...]))
+                return
+            }
+            Task { [proxy, router] in
+                await proxy.waitForStartup()
+                reply(Message.response(id: id, rawResult: router.snapshot.toolsListResult[...]))
+            }
+        case "tools/call":
+            toolCall(id: id, msg, reply: reply)
+        default:
+            otherRequest(id: id, method: method, msg, reply: reply)
+        }
+    }
+
+    /// Methods beyond the core: resources, prompts, completion, logging (see `StdioServer+Forwarding`).
+    func otherRequest(id: RPCID, method: String, _ msg: IncomingMessage, reply: @escaping Reply) {
+        switch method {
+        case "resources/list": reply(Message.response(id: id, result: ["resources": []]))
+        case "resources/templates/list": reply(Message.response(id: id, result: ["resourceTemplates": []]))
+        case "prompts/list": reply(Message.response(id: id, result: ["prompts": []]))
+        case "logging/setLevel": reply(Message.response(id: id, result: .object([:])))
+        default: reply(Message.error(id: id, .methodNotFound(method)))
+        }
+    }
+
+    func initialize(id: RPCID, _ msg: IncomingMessage, reply: @escaping Reply) {
+        guard let params = msg.params?.objectValue, case .string(let requested)? = params["protocolVersion"] else {
+            reply(Message.error(id: id, .invalidParams("initialize needs params.protocolVersion (a string)")))
+            return
+        }
+        let version = Self.supportedVersions.contains(requested) ? requested : Self.latestVersion
+        let caps = params["capabilities"]?.objectValue.map { JSONValue.object($0) } ?? .object([:])
+        client.setInitializeParams(version: version, capabilities: caps)
+        let result: JSONValue = [
+            "protocolVersion": .string(version),
+            "capabilities": serverCapabilities,
+            "serverInfo": [
+                "name": "mcpx", "title": "mcpx MCP multiplexer", "version": .string(MCPXVersion.version),
+            ],
+            "instructions": "Tools of several MCP servers, named <server>__<tool>. Use the manage tool to list, add, remove, enable or disable servers, and proxy_status / proxy_health to see their state.",
+        ]
+        reply(Message.response(id: id, result: result))
+        Task { [proxy] in await proxy.start(clientCapabilities: caps) }
+    }
+
+    var serverCapabilities: JSONValue {
+        ["tools": ["listChanged": true]]
+    }
+
+    /// Backends connect when the client initializes; a client that skips that still gets them.
+    func ensureStarted() {
+        if client.protocolVersion == nil {
+            Task { [proxy] in await proxy.start(clientCapabilities: .object([:])) }
+        }
+    }
+
+    // MARK: Notifications and responses
+
+    func notification(method: String, _ msg: IncomingMessage) {
+        switch method {
+        case "notifications/initialized":
+            client.markInitialized()
+        case "notifications/cancelled":
+            guard let v = msg.params?["requestId"], let id = RPCID(v) else { return }
+            cancel(clientID: id, reason: msg.params?["reason"]?.stringValue)
+        default:
+            log.debug("ignoring notification \(method)")
+        }
+    }
+
+    func clientResponse(_ msg: IncomingMessage) {
+        log.debug("ignoring a response from the client (id \(msg.id?.description ?? "null"))")
+    }
+
+    // MARK: Batches (2025-03-26)
+
+    func handleBatch(_ bytes: [UInt8]) {
+        guard case .array(let items)? = try? JSONParser.parse(bytes) else {
+            if (try? JSONParser.parse(bytes)) == nil {
+                client.send(Message.error(id: nil, RPCError(.parseError, "Parse error: not valid JSON")))
+            }
+            return
+        }
+        guard client.protocolVersion == "2025-03-26" else {
+            client.send(Message.error(id: nil, RPCError(.invalidRequest, "Invalid Request: JSON-RPC batches are supported only under protocol version 2025-03-26")))
+            return
+        }
+        guard !items.isEmpty else {
+            client.send(Message.error(id: nil, RPCError(.invalidRequest, "Invalid Request: empty batch")))
+            return
+        }
+        let collector = BatchCollector(expected: items.count, client: client)
+        for item in items {
+            let bytes = item.serialized()
+            var expectsReply = true
+            if let m = try? IncomingMessage(bytes: bytes) {
+                if case .request = m.kind {} else { expectsReply = false }
+            }
+            if !expectsReply { collector.skip() }
+            dispatch(bytes, reply: { collector.add($0) }, inBatch: true)
+        }
+    }
+
+    /// Best effort: the id of a message too large to parse, from its first bytes.
+    static func sniffID(_ head: [UInt8]) -> RPCID? {
+        let s = String(decoding: head, as: UTF8.self)
+        guard let r = s.range(of: "\"id\"") else { return nil }
+        var rest = s[r.upperBound...].drop(while: { $0 == " " })
+        guard rest.first == ":" else { return nil }
+        rest = rest.dropFirst().drop(while: { $0 == " " })
+        if rest.first == "\"" {
+            let body = rest.dropFirst()
+            guard let end = body.firstIndex(of: "\""), !body[..<end].contains("\\") else { return nil }
+            return .string(String(body[..<end]))
+        }
+        let digits = rest.prefix(while: { $0 == "-" || $0.isNumber })
+        return Int64(digits).map { .int($0) }
+    }
+}
+
+/// Collects the answers of one batch and writes them as one array.
+final class BatchCollector: Sendable {
+    let client: ClientChannel
+    let state: Mutex<(remaining: Int, answers: [[UInt8]])>
+
+    init(expected: Int, client: ClientChannel) {
+        self.client = client
+        state = Mutex((expected, []))
+    }
+
+    func skip() { complete(nil) }
+    func add(_ answer: [UInt8]) { complete(answer) }
+
+    private func complete(_ answer: [UInt8]?) {
+        let done = state.withLock { s -> [[UInt8]]? in
+            if let answer { s.answers.append(answer) }
+            s.remaining -= 1
+            return s.remaining == 0 ? s.answers : nil
+        }
+        guard let done, !done.isEmpty else { return }
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        for (i, a) in done.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: a)
+        }
+        out.append(UInt8(ascii: "]"))
+        client.send(out)
+    }
+}

@@ -1,0 +1,9 @@
+import Foundation
+
+/// Monotonic time in nanoseconds (for latency figures and deadlines).
+@inline(__always)
+public func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Synchronization
+
+/// Log levels, in the order MCP's `logging/setLevel` uses (mcpx itself uses the first five).
+public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
+    case debug, info, notice, warning, error
+
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "debug", "trace": self = .debug
+        case "info": self = .info
+        case "notice": self = .notice
+        case "warning", "warn": self = .warning
+        case "error", "critical", "alert", "emergency": self = .error
+        default: return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .debug: return "debug"
+        case .info: return "info"
+        case .notice: return "notice"
+        case .warning: return "warning"
+        case .error: return "error"
+        }
+    }
+
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// mcpx's logger: stderr and an optional file, never stdout (stdout carries protocol messages only).
+///
+/// Callers must not pass secrets (header values, tokens); URLs are logged through `Redact.url`.
+public final class Logger: Sendable {
+    public let level: LogLevel
+    private let file: Mutex<FileHandle?>
+    private let toStderr: Bool
+
+    public init(level: LogLevel = .info, filePath: String? = nil, toStderr: Bool = true) throws {
+        self.level = level
+        self.toStderr = toStderr
+        if let filePath {
+            if !FileManager.default.fileExists(atPath: filePath) {
+                guard FileManager.default.createFile(atPath: filePath, contents: nil) else {
+                    throw ConfigError("cannot create log file \(filePath)")
+                }
+            }
+            guard let h = FileHandle(forWritingAtPath: filePath) else {
+                throw ConfigError("cannot open log file \(filePath)")
+            }
+            h.seekToEndOfFile()
+            file = Mutex(h)
+        } else {
+            file = Mutex(nil)
+        }
+    }
+
+    /// A logger that drops everything (tests, and commands whose stderr is for people).
+    public static let silent: Logger = try! Logger(level: .error, filePath: nil, toStderr: false)
+
+    @inline(__always)
+    public func enabled(_ l: LogLevel) -> Bool { l >= level }
+
+    public func log(_ l: LogLevel, _ message: @autoclosure () -> String) {
+        guard l >= level else { return }
+        let line = "\(Self.timestamp()) \(l.name.uppercased()) mcpx: \(message())\n"
+        let bytes = Array(line.utf8)
+        if toStderr {
+            bytes.withUnsafeBytes { b in
+                var off = 0
+                while off < b.count {
+                    let n = Foundation.write(2, b.baseAddress! + off, b.count - off)
+                    if n <= 0 { break }
+                    off += n
+                }
+            }
+        }
+        file.withLock { h in h?.write(Data(bytes)) }
+    }
+
+    public func debug(_ m: @autoclosure () -> String) { log(.debug, m()) }
+    public func info(_ m: @autoclosure () -> String) { log(.info, m()) }
+    public func warning(_ m: @autoclosure () -> String) { log(.warning, m()) }
+    public func error(_ m: @autoclosure () -> String) { log(.error, m()) }
+
+    static func timestamp() -> String {
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        var t = tv.tv_sec
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
+            tmv.tm_hour, tmv.tm_min, tmv.tm_sec, Int(tv.tv_usec / 1000))
+    }
+}
+
+/// Keeps credentials out of logs, status and error texts.
+public enum Redact {
+    /// The URL without user info or query string values (tokens sometimes travel there).
+    public static func url(_ s: String) -> String {
+        guard var c = URLComponents(string: s) else { return s }
+        if c.user != nil || c.password != nil {
+            c.user = nil
+            c.password = nil
+        }
+        if let items = c.queryItems, !items.isEmpty {
+            c.queryItems = items.map { URLQueryItem(name: $0.name, value: $0.value == nil ? nil : "REDACTED") }
+        }
+        return c.string ?? s
+    }
+
+    /// Replaces every occurrence of any secret in `text` with `[REDACTED]`.
+    public static func secrets(_ text: String, _ secrets: [String]) -> String {
+        var t = text
+        for s in secrets where s.count >= 4 { t = t.replacingOccurrences(of: s, with: "[REDACTED]") }
+        return t
+    }
+}
