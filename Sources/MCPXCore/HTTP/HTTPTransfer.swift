@@ -107,8 +107,9 @@ public final class HTTPTransfer: @unchecked Sendable {
     }
 
     func headerLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var line = String(decoding: bytes, as: UTF8.self)
-        while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
+        var end = bytes.count
+        while end > 0 && (bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D) { end -= 1 }
+        let line = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
         if line.hasPrefix("HTTP/") {
             // A new response head (after a 1xx, or the first one).
             let parts = line.split(separator: " ", maxSplits: 2)

@@ -385,10 +385,10 @@ public actor MultiServerProxy {
             s.listedCount = count
         }
         if out != lastPublishedBytes {
-            let hadList = !lastPublishedBytes.isEmpty
             lastPublishedBytes = out
             lastPublishedNames = names
-            if hadList { client?.listChanged("notifications/tools/list_changed") }
+            // Changes before start-up ends are part of the first tools/list anyway.
+            if router.snapshot.startupDone { client?.listChanged("notifications/tools/list_changed") }
         }
     }
 

@@ -25,10 +25,11 @@ public struct LineSplitter: Sendable {
         let bytes = chunk.bindMemory(to: UInt8.self)
         while start < bytes.count {
             let slice = UnsafeBufferPointer(rebasing: bytes[start...])
-            guard let nl = slice.firstIndex(of: 0x0A) else {
+            guard let rel = slice.firstIndex(of: 0x0A) else {
                 append(UnsafeBufferPointer(rebasing: bytes[start...]))
                 break
             }
+            let nl = start + rel
             append(UnsafeBufferPointer(rebasing: bytes[start..<nl]))
             lines.append(finishLine())
             start = nl + 1
