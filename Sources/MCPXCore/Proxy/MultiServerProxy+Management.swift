@@ -290,7 +290,7 @@ extension MultiServerProxy {
     }
 
     func healthSummary() -> JSONValue {
-        let enabled = order.compactMap { entries[$0] }
+        let enabled = order.compactMap { entries[$0] }.filter { $0.config.enabled }
         let healthy = enabled.filter { $0.config.status == .ready }
         let unhealthy = enabled.filter { $0.config.status != .ready }
         var text = "\(healthy.count)/\(enabled.count) servers healthy"
