@@ -1,0 +1,115 @@
+/// Command-line settings of the example server.
+struct Options: Sendable {
+    var host = "127.0.0.1"
+    /// 0 asks the kernel for a free port; the chosen one is announced on stdout.
+    var port: UInt16 = 0
+    var path = "/mcp"
+    var name = "example"
+    var extraTools = 0
+    /// Tools per `tools/list` page; nil lists everything at once.
+    var pageSize: Int?
+    /// Answer every request with an SSE stream instead of a JSON body.
+    var sse = false
+    var weirdNames = false
+    /// Offer the GET stream for server-initiated messages (405 otherwise).
+    var getStream = true
+    var logRequests = false
+    /// Larger request bodies are refused with 413.
+    var maxBodyBytes = 8 << 20
+
+    static let usage = """
+        usage: mcpx-example-server [options]
+          --host HOST        address to listen on (default 127.0.0.1)
+          --port N           port to listen on; 0 picks a free one (default 0)
+          --path PATH        MCP endpoint path (default /mcp)
+          --name NAME        server name in serverInfo, whoami and logs (default example)
+          --extra-tools N    add tools tool_0 ... tool_{N-1} that echo their arguments
+          --page-size N      tools per tools/list page (default: no pagination)
+          --sse              answer every request with an SSE stream
+          --weird-names      add tools with a dotted and an over-long name
+          --no-get-stream    answer GET with 405 (no server-initiated stream)
+          --log-requests     log every HTTP request to stderr
+          -h, --help         show this help
+        On start, prints one line: listening on http://HOST:PORT/PATH
+        """
+
+    enum Parsed {
+        case run(Options)
+        case help
+    }
+
+    struct UsageError: Error {
+        let message: String
+    }
+
+    static func parse(_ arguments: [String]) throws(UsageError) -> Parsed {
+        var options = Options()
+        var index = 0
+        while index < arguments.count {
+            var flag = arguments[index]
+            var inlineValue: String?
+            if flag.hasPrefix("--"), let eq = flag.firstIndex(of: "=") {
+                inlineValue = String(flag[flag.index(after: eq)...])
+                flag = String(flag[..<eq])
+            }
+            index += 1
+
+            func value() throws(UsageError) -> String {
+                if let inlineValue { return inlineValue }
+                guard index < arguments.count else { throw UsageError(message: "\(flag) needs a value") }
+                index += 1
+                return arguments[index - 1]
+            }
+            func number(max: Int) throws(UsageError) -> Int {
+                let text = try value()
+                guard let n = Int(text), n >= 0, n <= max else {
+                    throw UsageError(message: "\(flag) needs an integer between 0 and \(max), got '\(text)'")
+                }
+                return n
+            }
+            func noValue() throws(UsageError) {
+                if inlineValue != nil { throw UsageError(message: "\(flag) takes no value") }
+            }
+
+            switch flag {
+            case "--host":
+                options.host = try value()
+            case "--port":
+                options.port = UInt16(try number(max: 65535))
+            case "--path":
+                let path = try value()
+                guard path.hasPrefix("/"), !path.contains("?"), !path.contains(" ") else {
+                    throw UsageError(message: "--path must start with / and hold no query, got '\(path)'")
+                }
+                options.path = path
+            case "--name":
+                let name = try value()
+                guard !name.isEmpty else { throw UsageError(message: "--name must not be empty") }
+                options.name = name
+            case "--extra-tools":
+                options.extraTools = try number(max: 1_000_000)
+            case "--page-size":
+                let size = try number(max: 1_000_000)
+                guard size > 0 else { throw UsageError(message: "--page-size must be at least 1") }
+                options.pageSize = size
+            case "--sse":
+                try noValue()
+                options.sse = true
+            case "--weird-names":
+                try noValue()
+                options.weirdNames = true
+            case "--no-get-stream":
+                try noValue()
+                options.getStream = false
+            case "--log-requests":
+                try noValue()
+                options.logRequests = true
+            case "-h", "--help":
+                return .help
+            default:
+                throw UsageError(message: "unknown argument '\(flag)'")
+            }
+        }
+        return .run(options)
+    }
+}
