@@ -31,17 +31,25 @@ public final class BackendConnection: Sendable {
         var instructions: String?
         var generation = 0
         var recovery: Task<Void, any Error>?
+        /// The GET stream, while one is open.
+        var eventStream: HTTPTransfer?
+        /// Set when the backend speaks the 2024-11-05 HTTP+SSE transport.
+        var legacy: LegacySSEChannel?
     }
 
     let session: Mutex<Session>
     let stats = Mutex(BackendStats())
     let nextID = Atomic<Int64>(1)
 
+    /// Which transport the user asked for (`auto` detects it at each handshake).
+    public let transport: ServerConfig.Transport
+
     public init(
-        name: String, url: String, headers: [(name: String, value: String)], loop: CurlLoop, log: Logger,
-        maxResponseBytes: Int = 32 << 20, onMessage: @escaping @Sendable (IncomingMessage) -> Void
+        name: String, url: String, headers: [(name: String, value: String)], transport: ServerConfig.Transport = .auto,
+        loop: CurlLoop, log: Logger, maxResponseBytes: Int = 32 << 20, onMessage: @escaping @Sendable (IncomingMessage) -> Void
     ) {
         self.name = name
+        self.transport = transport
         self.url = url
         self.loop = loop
         self.log = log
@@ -75,8 +83,11 @@ public final class BackendConnection: Sendable {
     public func post(
         _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int,
         completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
-    ) -> HTTPTransfer {
-        let (headers, sentSession) = session.withLock { ($0.headers, $0.id != nil) }
+    ) -> HTTPTransfer? {
+        let (headers, sentSession, legacy) = session.withLock { ($0.headers, $0.id != nil, $0.legacy) }
+        if let legacy {
+            return legacy.send(body, expecting: id, timeoutMillis: timeoutMillis, completion: completion)
+        }
         let onMessage = self.onMessage
         let exchange = PostExchange(
             expectID: id, sentSession: sentSession, maxBytes: maxResponseBytes,
@@ -151,17 +162,70 @@ public final class BackendConnection: Sendable {
 
     /// Runs the initialize handshake and starts a session. Throws when the backend is not usable.
     public func handshake(clientCapabilities: JSONValue, timeoutMillis: Int) async throws(BackendError) {
-        // A fresh session: no session id, no version header.
-        session.withLock { s in
+        // A fresh session: no session id, no version header, no old stream.
+        let old = session.withLock { s -> LegacySSEChannel? in
             s.id = nil
             s.protocolVersion = nil
             s.headers = HeaderList(Self.baseHeaders + userHeaders)
+            defer { s.legacy = nil }
+            return s.legacy
         }
+        old?.close()
         let params: JSONValue = [
             "protocolVersion": .string(Self.latestVersion),
             "capabilities": clientCapabilities,
             "clientInfo": ["name": "mcpx", "version": .string(MCPXVersion.version)],
         ]
+        switch transport {
+        case .sse:
+            try await legacyHandshake(params, timeoutMillis: timeoutMillis)
+        case .streamableHTTP:
+            try await streamableHandshake(params, timeoutMillis: timeoutMillis)
+        case .auto:
+            do {
+                try await streamableHandshake(params, timeoutMillis: timeoutMillis)
+            } catch where [400, 404, 405].contains(error.status ?? 0) || (error.kind == .protocolViolation && error.message.hasPrefix("unexpected content type")) {
+                // The spec's detection: a 2024-11-05 server refuses the POST; GET the URL and look for `endpoint`.
+                log.debug("\(name): POST initialize refused (\(error.message)); trying the HTTP+SSE transport")
+                do {
+                    try await legacyHandshake(params, timeoutMillis: timeoutMillis)
+                } catch let legacyError {
+                    throw BackendError(error.kind, "\(error.message); HTTP+SSE fallback: \(legacyError.message)", status: error.status)
+                }
+            }
+        }
+    }
+
+    /// The handshake over the 2024-11-05 HTTP+SSE transport.
+    func legacyHandshake(_ params: JSONValue, timeoutMillis: Int) async throws(BackendError) {
+        let channel = LegacySSEChannel(
+            sseURL: url, loop: loop, headers: HeaderList(Self.baseHeaders + userHeaders), maxBytes: maxResponseBytes,
+            onMessage: onMessage)
+        try await channel.connect(timeoutMillis: timeoutMillis)
+        session.withLock { $0.legacy = channel }
+        let result = try await call("initialize", params, timeoutMillis: timeoutMillis)
+        guard case .string(let version)? = result["protocolVersion"], Self.supportedVersions.contains(version) else {
+            channel.close()
+            throw BackendError(.protocolViolation, "initialize result has no supported protocolVersion")
+        }
+        session.withLock { s in
+            s.protocolVersion = version
+            s.serverInfo = result["serverInfo"]
+            s.capabilities = result["capabilities"]
+            s.instructions = result["instructions"]?.stringValue
+            s.generation += 1
+        }
+        _ = await withCheckedContinuation { (c: CheckedContinuation<Result<IncomingMessage?, BackendError>, Never>) in
+            post(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: timeoutMillis) {
+                c.resume(returning: $0)
+            }
+        }
+    }
+
+    public var isLegacySSE: Bool { session.withLock { $0.legacy != nil } }
+
+    /// The handshake over Streamable HTTP.
+    func streamableHandshake(_ params: JSONValue, timeoutMillis: Int) async throws(BackendError) {
         let id = RPCID.int(makeRequestID())
         let body = Message.request(id: id, method: "initialize", params: params)
         let sessionBox = Mutex<String?>(nil)
@@ -273,6 +337,14 @@ public final class BackendConnection: Sendable {
 
     /// Ends the session with DELETE (best effort; 405 is fine).
     public func close(timeoutMillis: Int = 1_000) async {
+        closeEventStream()
+        if let legacy = session.withLock({ s -> LegacySSEChannel? in
+            defer { s.legacy = nil }
+            return s.legacy
+        }) {
+            legacy.close()
+            return
+        }
         let (headers, sid) = session.withLock { ($0.headers, $0.id) }
         guard sid != nil else { return }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in

@@ -99,6 +99,7 @@ extension MultiServerProxy {
                     await self.startSupervisor(name)
                     return
                 }
+                await self.pollLists(name)
             }
         }
     }

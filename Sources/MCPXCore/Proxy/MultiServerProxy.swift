@@ -41,6 +41,12 @@ public actor MultiServerProxy {
         /// Continuations waiting for the attempt in progress to end (manage add, calls to a failed backend).
         var attemptWaiters: [CheckedContinuation<Void, Never>] = []
         var attemptInProgress = false
+        /// Prompts (exposed name, original name, definition), resources and templates, as last fetched.
+        var prompts: [ExposedTool] = []
+        var resources: [JSONValue] = []
+        var templates: [JSONValue] = []
+        /// Whether the backend keeps a GET stream open for list changes (else lists are polled).
+        var hasEventStream = false
     }
 
     public let settings: Settings
@@ -62,6 +68,10 @@ public actor MultiServerProxy {
     var shuttingDown = false
     /// Totals across backends that are gone (removed), so totals never go down.
     var removedCalls = 0
+    /// Requests from backends to the client, and their answers.
+    nonisolated let bridge: RequestBridge
+    /// The level the client asked for with `logging/setLevel`, for backends that connect later.
+    var logLevel: String?
     /// Saves the server set after every `manage` change (the `--state` file).
     var stateSaver: (@Sendable ([ServerConfig]) -> Void)?
 
@@ -73,6 +83,7 @@ public actor MultiServerProxy {
         self.log = log
         self.client = client
         self.router = Router()
+        self.bridge = RequestBridge(client: client, log: log)
         let events = BackendEvents(client: client, log: log)
         self.events = events
         var entries: [String: Entry] = [:]
@@ -90,7 +101,7 @@ public actor MultiServerProxy {
     nonisolated static func makeConnection(_ s: ServerConfig, loop: CurlLoop, log: Logger, events: BackendEvents) -> BackendConnection {
         let name = s.name
         return BackendConnection(
-            name: s.name, url: s.url, headers: s.headers, loop: loop, log: log,
+            name: s.name, url: s.url, headers: s.headers, transport: s.transport, loop: loop, log: log,
             onMessage: { msg in events.handle(server: name, msg) })
     }
 
@@ -167,6 +178,7 @@ public actor MultiServerProxy {
                     try? await Task.sleep(nanoseconds: UInt64(settings.healthInterval * 1e9))
                     if Task.isCancelled { return }
                     if !(await healthCheck(name)) { break }
+                    await pollLists(name)
                 }
             } else {
                 failures += 1
@@ -212,6 +224,8 @@ public actor MultiServerProxy {
             entries[name]!.config.serverName = conn.serverInfo?["name"]?.stringValue
             entries[name]!.config.lastConnectedAt = Date().timeIntervalSince1970
             setTools(name, tools)
+            await fetchCatalog(name, conn)
+            openEventStream(name)
             log.info("\(name): ready, \(entries[name]!.tools.count) tools, protocol \(conn.protocolVersion ?? "?")")
         case .failure(let err):
             entries[name]!.config.status = .failed
@@ -255,6 +269,7 @@ public actor MultiServerProxy {
         let wasReady = entries[name]!.config.status == .ready
         entries[name]!.config.status = .failed
         entries[name]!.config.lastError = message
+        entries[name]!.connection.closeEventStream()
         if wasReady {
             log.warning("\(name): marked failed: \(message)")
             publish()
@@ -406,17 +421,12 @@ public actor MultiServerProxy {
 
     public var serverNames: [String] { order }
 
-    /// A request a backend sent to the client (sampling, elicitation, roots).
+    /// A request a backend sent to the client (sampling, elicitation, roots, ping).
     func answerBackendRequest(server: String, id: RPCID, method: String, _ msg: IncomingMessage) async {
         guard let conn = entries[server]?.connection else { return }
-        let reply = Message.error(id: id, RPCError(.methodNotFound, "mcpx does not forward \(method)"))
-        conn.post(reply, expecting: nil, timeoutMillis: 5_000) { _ in }
+        bridge.forward(server: server, connection: conn, backendID: id, method: method, msg)
     }
 
-    /// Notifications from a backend other than progress, log messages and tool list changes.
-    func backendNotification(server: String, method: String, _ msg: IncomingMessage) async {
-        log.debug("\(server): notification \(method)")
-    }
 
     public func config(_ name: String) -> ServerConfig? { entries[name]?.config }
 }

@@ -104,17 +104,6 @@ public final class StdioServer: Sendable {
         }
     }
 
-    /// Methods beyond the core: resources, prompts, completion, logging (see `StdioServer+Forwarding`).
-    func otherRequest(id: RPCID, method: String, _ msg: IncomingMessage, reply: @escaping Reply) {
-        switch method {
-        case "resources/list": reply(Message.response(id: id, result: ["resources": []]))
-        case "resources/templates/list": reply(Message.response(id: id, result: ["resourceTemplates": []]))
-        case "prompts/list": reply(Message.response(id: id, result: ["prompts": []]))
-        case "logging/setLevel": reply(Message.response(id: id, result: .object([:])))
-        default: reply(Message.error(id: id, .methodNotFound(method)))
-        }
-    }
-
     func initialize(id: RPCID, _ msg: IncomingMessage, reply: @escaping Reply) {
         guard let params = msg.params?.objectValue, case .string(let requested)? = params["protocolVersion"] else {
             reply(Message.error(id: id, .invalidParams("initialize needs params.protocolVersion (a string)")))
@@ -123,20 +112,25 @@ public final class StdioServer: Sendable {
         let version = Self.supportedVersions.contains(requested) ? requested : Self.latestVersion
         let caps = params["capabilities"]?.objectValue.map { JSONValue.object($0) } ?? .object([:])
         client.setInitializeParams(version: version, capabilities: caps)
+        Task { [proxy] in
+            // Backends connect now, told only what this client supports. Their first attempts get a
+            // moment (bounded) so the answer can say what they offer.
+            await proxy.start(clientCapabilities: caps)
+            await proxy.waitForFirstAttempts(upTo: min(0.25, proxy.settings.startupTimeout))
+            self.answerInitialize(id: id, version: version, capabilities: await proxy.upstreamCapabilities(), reply: reply)
+        }
+    }
+
+    func answerInitialize(id: RPCID, version: String, capabilities: JSONValue, reply: Reply) {
         let result: JSONValue = [
             "protocolVersion": .string(version),
-            "capabilities": serverCapabilities,
+            "capabilities": capabilities,
             "serverInfo": [
                 "name": "mcpx", "title": "mcpx MCP multiplexer", "version": .string(MCPXVersion.version),
             ],
             "instructions": "Tools of several MCP servers, named <server>__<tool>. Use the manage tool to list, add, remove, enable or disable servers, and proxy_status / proxy_health to see their state.",
         ]
         reply(Message.response(id: id, result: result))
-        Task { [proxy] in await proxy.start(clientCapabilities: caps) }
-    }
-
-    var serverCapabilities: JSONValue {
-        ["tools": ["listChanged": true]]
     }
 
     /// Backends connect when the client initializes; a client that skips that still gets them.
@@ -155,12 +149,15 @@ public final class StdioServer: Sendable {
         case "notifications/cancelled":
             guard let v = msg.params?["requestId"], let id = RPCID(v) else { return }
             cancel(clientID: id, reason: msg.params?["reason"]?.stringValue)
+        case "notifications/roots/list_changed":
+            Task { [proxy] in await proxy.rootsChanged() }
         default:
             log.debug("ignoring notification \(method)")
         }
     }
 
     func clientResponse(_ msg: IncomingMessage) {
+        if proxy.bridge.clientAnswered(msg) { return }
         log.debug("ignoring a response from the client (id \(msg.id?.description ?? "null"))")
     }
 

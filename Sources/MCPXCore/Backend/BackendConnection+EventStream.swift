@@ -1,0 +1,74 @@
+import MCPXJSON
+
+extension BackendConnection {
+    /// How a backend's GET stream ended.
+    public enum EventStreamEnd: Sendable {
+        /// 405 (or another 4xx): the backend offers no such stream; poll its lists instead.
+        case notOffered(Int)
+        /// The stream closed or failed; it may be opened again.
+        case closed(String)
+    }
+
+    /// Opens the optional GET stream on which the backend sends list changes and requests outside
+    /// any call. Messages go to `onMessage`; `onEnd` runs once when the stream is over.
+    @discardableResult
+    public func openEventStream(lastEventID: String?, onEnd: @escaping @Sendable (EventStreamEnd, String?) -> Void) -> HTTPTransfer {
+        closeEventStream()
+        let headers = session.withLock { $0.headers }
+        let reader = EventStreamReader(onMessage: onMessage, maxBytes: maxResponseBytes)
+        var extra = ["Accept: text/event-stream"]
+        if let lastEventID, BackendConnection.isValidSessionID(lastEventID) { extra.append("Last-Event-ID: \(lastEventID)") }
+        let t = HTTPTransfer(
+            method: .get, url: url, headers: headers, extraHeaders: extra, timeoutMillis: 0,
+            onHead: { status, h in reader.head(status, h) },
+            onData: { reader.data($0) },
+            onDone: { err in
+                if let s = reader.refusedStatus {
+                    onEnd(.notOffered(s), nil)
+                } else {
+                    onEnd(.closed(err?.detail ?? "closed by the backend"), reader.lastEventID)
+                }
+            })
+        loop.start(t)
+        session.withLock { $0.eventStream = t }
+        return t
+    }
+
+    /// Stops the GET stream, if one is open.
+    public func closeEventStream() {
+        if let t = session.withLock({ s -> HTTPTransfer? in
+            defer { s.eventStream = nil }
+            return s.eventStream
+        }) {
+            loop.cancel(t)
+        }
+    }
+}
+
+/// Reads a GET event stream on the curl thread.
+final class EventStreamReader: @unchecked Sendable {
+    let onMessage: @Sendable (IncomingMessage) -> Void
+    var parser: SSEParser
+    var refusedStatus: Int?
+    var lastEventID: String? { parser.lastEventID }
+
+    init(onMessage: @escaping @Sendable (IncomingMessage) -> Void, maxBytes: Int) {
+        self.onMessage = onMessage
+        self.parser = SSEParser(maxEventBytes: maxBytes)
+    }
+
+    func head(_ status: Int, _ headers: HTTPHeaders) -> Bool {
+        guard status == 200, (headers["content-type"] ?? "").lowercased().hasPrefix("text/event-stream") else {
+            refusedStatus = status == 200 ? 415 : status
+            return false
+        }
+        return true
+    }
+
+    func data(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        for e in parser.feed(chunk) where !e.data.isEmpty {
+            if let m = try? IncomingMessage(bytes: e.data) { onMessage(m) }
+        }
+        return !parser.overflowed
+    }
+}

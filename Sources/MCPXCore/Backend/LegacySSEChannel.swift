@@ -1,0 +1,176 @@
+import Foundation
+import MCPXJSON
+import Synchronization
+
+/// The 2024-11-05 HTTP+SSE transport: one long GET stream carries every server message; each
+/// client message is POSTed to the `endpoint` the stream announced first.
+///
+/// Responses arrive on the stream, so requests wait in `pending` by id, each with its own deadline.
+final class LegacySSEChannel: Sendable {
+    typealias Completion = @Sendable (Result<IncomingMessage?, BackendError>) -> Void
+
+    let sseURL: String
+    let loop: CurlLoop
+    let headers: HeaderList
+    let maxBytes: Int
+    let onMessage: @Sendable (IncomingMessage) -> Void
+
+    struct State {
+        var endpoint: String?
+        var pending: [RPCID: Completion] = [:]
+        var closed = false
+        var stream: HTTPTransfer?
+        var connectWaiter: CheckedContinuation<Result<String, BackendError>, Never>?
+        var parser: SSEParser
+    }
+
+    let state: Mutex<State>
+
+    init(sseURL: String, loop: CurlLoop, headers: HeaderList, maxBytes: Int, onMessage: @escaping @Sendable (IncomingMessage) -> Void) {
+        self.sseURL = sseURL
+        self.loop = loop
+        self.headers = headers
+        self.maxBytes = maxBytes
+        self.onMessage = onMessage
+        state = Mutex(State(parser: SSEParser(maxEventBytes: maxBytes)))
+    }
+
+    /// Opens the stream and waits for the `endpoint` event (bounded by `timeoutMillis`).
+    func connect(timeoutMillis: Int) async throws(BackendError) {
+        let r: Result<String, BackendError> = await withCheckedContinuation { c in
+            state.withLock { $0.connectWaiter = c }
+            let t = HTTPTransfer(
+                method: .get, url: sseURL, headers: headers, extraHeaders: ["Accept: text/event-stream"], timeoutMillis: 0,
+                connectTimeoutMillis: timeoutMillis,
+                onHead: { [self] status, h in
+                    guard status == 200, (h["content-type"] ?? "").lowercased().hasPrefix("text/event-stream") else {
+                        resolveConnect(.failure(BackendError(.protocolViolation, "GET \(status == 200 ? "did not return an event stream" : "returned HTTP \(status)"); not an MCP HTTP+SSE endpoint either", status: status)))
+                        return false
+                    }
+                    return true
+                },
+                onData: { [self] in data($0) },
+                onDone: { [self] err in streamEnded(err?.detail ?? "closed by the backend") })
+            state.withLock { $0.stream = t }
+            loop.start(t)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) { [self] in
+                resolveConnect(.failure(BackendError(.timeout, "no endpoint event within \(timeoutMillis) ms")))
+            }
+        }
+        switch r {
+        case .success(let endpoint): state.withLock { $0.endpoint = endpoint }
+        case .failure(let e):
+            close()
+            throw e
+        }
+    }
+
+    private func resolveConnect(_ r: Result<String, BackendError>) {
+        let c = state.withLock { s -> CheckedContinuation<Result<String, BackendError>, Never>? in
+            defer { s.connectWaiter = nil }
+            return s.connectWaiter
+        }
+        c?.resume(returning: r)
+    }
+
+    /// Resolves the endpoint against the SSE URL; it must stay on the same origin.
+    static func resolveEndpoint(_ data: String, against base: String) -> String? {
+        guard let b = URL(string: base), let u = URL(string: data.trimmingCharacters(in: .whitespaces), relativeTo: b)?.absoluteURL,
+            u.scheme?.lowercased() == b.scheme?.lowercased(), u.host?.lowercased() == b.host?.lowercased(),
+            (u.port ?? defaultPort(u.scheme)) == (b.port ?? defaultPort(b.scheme))
+        else { return nil }
+        return u.absoluteString
+    }
+
+    static func defaultPort(_ scheme: String?) -> Int { scheme?.lowercased() == "https" ? 443 : 80 }
+
+    private func data(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        let (events, overflow) = state.withLock { s in (s.parser.feed(chunk), s.parser.overflowed) }
+        for e in events {
+            if e.event == "endpoint" {
+                let text = String(decoding: e.data, as: UTF8.self)
+                if let url = Self.resolveEndpoint(text, against: sseURL) {
+                    resolveConnect(.success(url))
+                } else {
+                    resolveConnect(.failure(BackendError(.protocolViolation, "endpoint event points to another origin or is not a URL")))
+                    return false
+                }
+                continue
+            }
+            guard e.event == "message", !e.data.isEmpty, let msg = try? IncomingMessage(bytes: e.data) else { continue }
+            switch msg.kind {
+            case .response(let id), .errorResponse(let id?):
+                if let c = state.withLock({ $0.pending.removeValue(forKey: id) }) { c(.success(msg)) }
+            default:
+                onMessage(msg)
+            }
+        }
+        return !overflow
+    }
+
+    private func streamEnded(_ why: String) {
+        resolveConnect(.failure(BackendError(.unavailable, "event stream ended: \(why)")))
+        let pending = state.withLock { s -> [Completion] in
+            s.closed = true
+            defer { s.pending = [:] }
+            return Array(s.pending.values)
+        }
+        for c in pending { c(.failure(BackendError(.unavailable, "event stream ended: \(why)"))) }
+    }
+
+    var isOpen: Bool { state.withLock { !$0.closed && $0.endpoint != nil } }
+
+    /// POSTs one message to the endpoint; a request's answer comes on the stream.
+    func send(_ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, completion: @escaping Completion) -> HTTPTransfer? {
+        let endpoint: String? = state.withLock { s in
+            guard !s.closed, let e = s.endpoint else { return nil }
+            if let id { s.pending[id] = completion }
+            return e
+        }
+        guard let endpoint else {
+            completion(.failure(BackendError(.unavailable, "event stream is closed")))
+            return nil
+        }
+        if let id, timeoutMillis > 0 {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) { [self] in
+                if let c = state.withLock({ $0.pending.removeValue(forKey: id) }) { c(.failure(BackendError(.timeout, "timed out"))) }
+            }
+        }
+        let status = StatusBox()
+        let t = HTTPTransfer(
+            method: .post, url: endpoint, headers: headers, body: body, timeoutMillis: timeoutMillis,
+            onHead: { code, _ in
+                status.code = code
+                return true
+            },
+            onData: { _ in true },
+            onDone: { [self] err in
+                // The POST itself: 2xx means accepted; the answer to a request comes on the stream.
+                let err = err ?? ((200..<300).contains(status.code) ? nil : HTTPError(.other, "HTTP \(status.code)"))
+                if let err {
+                    let c = id.flatMap { i in state.withLock { $0.pending.removeValue(forKey: i) } } ?? (id == nil ? completion : nil)
+                    c?(.failure(BackendError(err)))
+                } else if id == nil {
+                    completion(.success(nil))
+                }
+            })
+        loop.start(t)
+        return t
+    }
+
+    /// Forgets a request (cancelled by the client).
+    func forget(_ id: RPCID) { _ = state.withLock { $0.pending.removeValue(forKey: id) } }
+
+    func close() {
+        let t = state.withLock { s -> HTTPTransfer? in
+            s.closed = true
+            return s.stream
+        }
+        if let t { loop.cancel(t) }
+    }
+}
+
+/// The status of one POST, written and read on the curl thread only.
+final class StatusBox: @unchecked Sendable {
+    var code = 0
+}

@@ -1,0 +1,220 @@
+import Foundation
+public import MCPXJSON
+
+/// Prompts, resources, templates, completion and logging across backends.
+extension MultiServerProxy {
+    var listTimeoutMillis: Int { Int(settings.connectTimeout * 1000) }
+
+    /// Fetches what the backend offers besides tools. A backend that advertises a list but fails to
+    /// give it is logged and treated as offering none: its tools still work.
+    func fetchCatalog(_ name: String, _ conn: BackendConnection) async {
+        let caps = conn.serverCapabilities
+        if caps?["prompts"] != nil { await refreshList(name, conn, kind: .prompts) }
+        if caps?["resources"] != nil {
+            await refreshList(name, conn, kind: .resources)
+            await refreshList(name, conn, kind: .templates)
+        }
+    }
+
+    enum ListKind: String {
+        case prompts, resources, templates
+
+        var method: String {
+            switch self {
+            case .prompts: return "prompts/list"
+            case .resources: return "resources/list"
+            case .templates: return "resources/templates/list"
+            }
+        }
+
+        var key: String {
+            switch self {
+            case .prompts: return "prompts"
+            case .resources: return "resources"
+            case .templates: return "resourceTemplates"
+            }
+        }
+
+        var notification: String {
+            switch self {
+            case .prompts: return "notifications/prompts/list_changed"
+            case .resources, .templates: return "notifications/resources/list_changed"
+            }
+        }
+    }
+
+    func refreshList(_ name: String, _ conn: BackendConnection, kind: ListKind) async {
+        let items: [JSONValue]
+        do {
+            items = try await conn.listAll(kind.method, key: kind.key, timeoutMillis: listTimeoutMillis)
+        } catch {
+            log.warning("\(name): \(kind.method) failed: \(error.message)")
+            return
+        }
+        guard entries[name]?.connection === conn else { return }
+        let changed: Bool
+        switch kind {
+        case .prompts:
+            var prompts: [ExposedTool] = []
+            for p in items.prefix(20_000) {
+                guard case .object(var o) = p, case .string(let original)? = o["name"], !original.isEmpty else { continue }
+                let exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName)
+                o["name"] = .string(exposed)
+                prompts.append(ExposedTool(exposedName: exposed, originalName: original, definition: .object(o)))
+            }
+            changed = prompts.map(\.definition) != entries[name]!.prompts.map(\.definition)
+            entries[name]!.prompts = prompts
+        case .resources:
+            let r = items.prefix(100_000).map { ResourceURI.exposeField("uri", server: name, $0) }
+            changed = r != entries[name]!.resources
+            entries[name]!.resources = r
+        case .templates:
+            let t = items.prefix(20_000).map { ResourceURI.exposeField("uriTemplate", server: name, $0) }
+            changed = t != entries[name]!.templates
+            entries[name]!.templates = t
+        }
+        if changed && router.snapshot.startupDone { client?.listChanged(kind.notification) }
+    }
+
+    /// Backend notifications beyond progress, log messages and tool list changes.
+    func backendNotification(server: String, method: String, _ msg: IncomingMessage) async {
+        guard let conn = entries[server]?.connection, entries[server]?.config.status == .ready else { return }
+        switch method {
+        case "notifications/prompts/list_changed":
+            await refreshList(server, conn, kind: .prompts)
+        case "notifications/resources/list_changed":
+            await refreshList(server, conn, kind: .resources)
+            await refreshList(server, conn, kind: .templates)
+        case "notifications/resources/updated":
+            guard var params = msg.params?.objectValue, case .string(let uri)? = params["uri"] else { return }
+            params["uri"] = .string(ResourceURI.expose(server: server, uri))
+            client?.send(Message.notification(method: method, params: .object(params)))
+        case "notifications/cancelled":
+            // The backend gave up on a request it sent the client.
+            guard let v = msg.params?["requestId"], let bid = RPCID(v) else { return }
+            bridge.cancelFromBackend(server: server, backendID: bid, reason: msg.params?["reason"]?.stringValue)
+        default:
+            log.debug("\(server): ignoring notification \(method)")
+        }
+    }
+
+    /// Every backend's lists, with exposed names and URIs (one page).
+    public func combinedList(_ kind: String) -> JSONValue {
+        var items: [JSONValue] = []
+        for name in order {
+            guard let e = entries[name], e.config.enabled, e.config.status == .ready else { continue }
+            switch kind {
+            case "prompts": items += e.prompts.map(\.definition)
+            case "resources": items += e.resources
+            default: items += e.templates
+            }
+        }
+        let key = kind == "templates" ? "resourceTemplates" : kind
+        return .object([key: .array(items)])
+    }
+
+    /// The backend and original name of an exposed prompt.
+    public func promptRoute(_ exposed: String) -> (server: String, name: String)? {
+        for name in order {
+            guard let e = entries[name] else { continue }
+            if let p = e.prompts.first(where: { $0.exposedName == exposed }) { return (name, p.originalName) }
+        }
+        return nil
+    }
+
+    /// The connection of a backend that can take requests now (reconnecting first if it failed).
+    public func readyConnection(_ server: String) async -> BackendConnection? {
+        guard entries[server] != nil else { return nil }
+        if await ensureReady(server) { return entries[server]?.connection }
+        return nil
+    }
+
+    /// What mcpx offers the client: tools always; the rest as far as backends offer it (a backend
+    /// still on its first attempt counts as offering everything, so nothing is lost by a slow start).
+    public func upstreamCapabilities() -> JSONValue {
+        var offers: Set<String> = []
+        for name in order {
+            guard let e = entries[name], e.config.enabled else { continue }
+            if e.config.status == .ready, let caps = e.connection.serverCapabilities?.objectValue {
+                for k in ["prompts", "resources", "logging", "completions"] where caps[k] != nil { offers.insert(k) }
+                if caps["resources"]?["subscribe"]?.boolValue == true { offers.insert("subscribe") }
+            } else if !e.firstAttemptDone {
+                offers.formUnion(["prompts", "resources", "logging", "completions", "subscribe"])
+            }
+        }
+        var caps: JSONObject = ["tools": ["listChanged": true]]
+        if offers.contains("prompts") { caps["prompts"] = ["listChanged": true] }
+        if offers.contains("resources") {
+            caps["resources"] = ["listChanged": true, "subscribe": .bool(offers.contains("subscribe"))]
+        }
+        if offers.contains("logging") { caps["logging"] = .object([:]) }
+        if offers.contains("completions") { caps["completions"] = .object([:]) }
+        return .object(caps)
+    }
+
+    /// Waits (bounded) for backends still on their first attempt, so initialize can say what they offer.
+    public func waitForFirstAttempts(upTo seconds: Double) async {
+        let deadline = monotonicNanos() + UInt64(seconds * 1e9)
+        while monotonicNanos() < deadline {
+            if order.allSatisfy({ entries[$0].map { $0.firstAttemptDone || !$0.config.enabled } ?? true }) { return }
+            try? await Task.sleep(nanoseconds: 2_000_000)
+        }
+    }
+
+    /// `logging/setLevel`: remembered for backends that connect later, sent to every ready one that logs.
+    public func setLogLevel(_ level: String) {
+        logLevel = level
+        for name in order {
+            guard let e = entries[name], e.config.status == .ready,
+                e.connection.serverCapabilities?["logging"] != nil
+            else { continue }
+            let conn = e.connection
+            Task { _ = try? await conn.call("logging/setLevel", ["level": .string(level)], timeoutMillis: 5_000) }
+        }
+    }
+
+    /// The client's roots changed: tell every ready backend.
+    public func rootsChanged() {
+        for name in order where entries[name]?.config.status == .ready {
+            entries[name]?.connection.notify("notifications/roots/list_changed", nil)
+        }
+    }
+
+    /// Opens the backend's GET stream; when it ends, opens it again (or falls back to polling).
+    func openEventStream(_ name: String, lastEventID: String? = nil, attempt: Int = 0) {
+        guard let e = entries[name], e.config.status == .ready, !shuttingDown else { return }
+        let conn = e.connection
+        if conn.isLegacySSE {
+            // The HTTP+SSE transport's one stream already carries everything the backend sends.
+            entries[name]?.hasEventStream = true
+            return
+        }
+        conn.openEventStream(lastEventID: lastEventID) { [weak self] end, lastID in
+            Task { await self?.eventStreamEnded(name, conn, end, lastEventID: lastID, attempt: attempt) }
+        }
+        entries[name]?.hasEventStream = true
+    }
+
+    func eventStreamEnded(_ name: String, _ conn: BackendConnection, _ end: BackendConnection.EventStreamEnd, lastEventID: String?, attempt: Int) async {
+        guard entries[name]?.connection === conn, !shuttingDown else { return }
+        switch end {
+        case .notOffered(let status):
+            log.debug("\(name): no GET stream (HTTP \(status)); lists are polled every \(settings.healthInterval) s")
+            entries[name]?.hasEventStream = false
+        case .closed(let why):
+            entries[name]?.hasEventStream = false
+            guard entries[name]?.config.status == .ready else { return }
+            log.debug("\(name): GET stream ended (\(why)); reopening")
+            let delay = Self.backoff(attempt: attempt + 1, base: 0.5, cap: 30)
+            try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            openEventStream(name, lastEventID: lastEventID, attempt: min(attempt + 1, 10))
+        }
+    }
+
+    /// For backends without a GET stream: fetch every list again (called from the health loop).
+    func pollLists(_ name: String) async {
+        guard let e = entries[name], e.config.status == .ready, !e.hasEventStream else { return }
+        await refreshTools(name)
+        await fetchCatalog(name, e.connection)
+    }
+}

@@ -1,0 +1,95 @@
+import MCPXJSON
+import Synchronization
+
+/// Carries requests that backends send the client (sampling, elicitation, roots) and the answers back.
+///
+/// The client sees each under an id of mcpx's own (`mcpx-N`), so ids of different backends never
+/// collide; the answer goes back to the backend that asked, under the backend's own id.
+final class RequestBridge: Sendable {
+    struct Waiting {
+        var server: String
+        var backendID: RPCID
+        var connection: BackendConnection
+    }
+
+    let client: ClientChannel?
+    let log: Logger
+    private let state = Mutex<(next: Int, waiting: [String: Waiting])>((1, [:]))
+
+    init(client: ClientChannel?, log: Logger) {
+        self.client = client
+        self.log = log
+    }
+
+    /// The client capability a backend request needs.
+    static func capability(for method: String) -> String? {
+        switch method {
+        case "sampling/createMessage": return "sampling"
+        case "elicitation/create": return "elicitation"
+        case "roots/list": return "roots"
+        default: return nil
+        }
+    }
+
+    func forward(server: String, connection: BackendConnection, backendID: RPCID, method: String, _ msg: IncomingMessage) {
+        if method == "ping" {
+            connection.post(Message.response(id: backendID, result: .object([:])), expecting: nil, timeoutMillis: 5_000) { _ in }
+            return
+        }
+        guard let client, let cap = Self.capability(for: method), client.capabilities[cap] != nil else {
+            log.info("\(server): \(method) not forwarded: the client did not declare that capability")
+            let e = RPCError(.methodNotFound, "Method not supported by the client: \(method)")
+            connection.post(Message.error(id: backendID, e), expecting: nil, timeoutMillis: 5_000) { _ in }
+            return
+        }
+        let id = state.withLock { s -> String in
+            let id = "mcpx-\(s.next)"
+            s.next += 1
+            s.waiting[id] = Waiting(server: server, backendID: backendID, connection: connection)
+            return id
+        }
+        var out = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+        JSONValue.writeString(id, to: &out)
+        out.append(contentsOf: #","method":"#.utf8)
+        JSONValue.writeString(method, to: &out)
+        if let p = msg.raw.raw("params") {
+            out.append(contentsOf: #","params":"#.utf8)
+            out.append(contentsOf: p)
+        }
+        out.append(UInt8(ascii: "}"))
+        client.send(out)
+    }
+
+    /// The client answered a request of ours; returns false when the id is not one we sent.
+    @discardableResult
+    func clientAnswered(_ msg: IncomingMessage) -> Bool {
+        guard case .string(let id)? = msg.id,
+            let w = state.withLock({ $0.waiting.removeValue(forKey: id) })
+        else { return false }
+        let body: [UInt8]
+        if let r = msg.raw.raw("result") {
+            body = Message.response(id: w.backendID, rawResult: r)
+        } else if let e = msg.raw.raw("error") {
+            body = Message.error(id: w.backendID, rawError: e)
+        } else {
+            return true
+        }
+        w.connection.post(body, expecting: nil, timeoutMillis: 10_000) { [log] r in
+            if case .failure(let e) = r { log.warning("\(w.server): could not deliver the client's answer: \(e.message)") }
+        }
+        return true
+    }
+
+    /// The backend cancelled a request it had sent: tell the client, forget the request.
+    func cancelFromBackend(server: String, backendID: RPCID, reason: String?) {
+        let id = state.withLock { s -> String? in
+            guard let (k, _) = s.waiting.first(where: { $0.value.server == server && $0.value.backendID == backendID }) else { return nil }
+            s.waiting[k] = nil
+            return k
+        }
+        guard let id else { return }
+        var params: JSONObject = ["requestId": .string(id)]
+        if let reason { params["reason"] = .string(reason) }
+        client?.send(Message.notification(method: "notifications/cancelled", params: .object(params)))
+    }
+}

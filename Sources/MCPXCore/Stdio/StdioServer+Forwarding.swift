@@ -1,0 +1,135 @@
+import MCPXJSON
+
+/// Prompts, resources, completion and logging: routed to one backend, or answered from the
+/// lists the proxy keeps. None of these is on the hot path, so they go through the actor.
+extension StdioServer {
+    static let logLevels: Set<String> = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+
+    func otherRequest(id: RPCID, method: String, _ msg: IncomingMessage, reply: @escaping Reply) {
+        let params = msg.params?.objectValue ?? [:]
+        switch method {
+        case "prompts/list", "resources/list", "resources/templates/list":
+            if let cursor = params["cursor"], !cursor.isNull {
+                reply(Message.error(id: id, .invalidParams("Invalid cursor: mcpx returns every item in one page")))
+                return
+            }
+            let kind = method == "prompts/list" ? "prompts" : method == "resources/list" ? "resources" : "templates"
+            ensureStarted()
+            Task { [proxy] in
+                await proxy.waitForStartup()
+                reply(Message.response(id: id, result: await proxy.combinedList(kind)))
+            }
+        case "prompts/get":
+            guard case .string(let name)? = params["name"] else {
+                reply(Message.error(id: id, .invalidParams("Invalid params: prompts/get needs params.name (a string)")))
+                return
+            }
+            Task { [proxy] in
+                await proxy.waitForStartup()
+                guard let route = await proxy.promptRoute(name) else {
+                    reply(Message.error(id: id, .invalidParams("Unknown prompt: \(name)")))
+                    return
+                }
+                var p = params
+                p["name"] = .string(route.name)
+                await self.relay(id: id, server: route.server, method: method, params: .object(p), reply: reply)
+            }
+        case "resources/read", "resources/subscribe", "resources/unsubscribe":
+            guard case .string(let uri)? = params["uri"] else {
+                reply(Message.error(id: id, .invalidParams("Invalid params: \(method) needs params.uri (a string)")))
+                return
+            }
+            guard let (server, original) = ResourceURI.split(uri) else {
+                reply(Message.error(id: id, RPCError(.resourceNotFound, "Resource not found: \(uri) (mcpx resource URIs look like <server>+<uri>)", data: ["uri": .string(uri)])))
+                return
+            }
+            var p = params
+            p["uri"] = .string(original)
+            Task { [proxy] in
+                await proxy.waitForStartup()
+                guard await proxy.config(server) != nil else {
+                    reply(Message.error(id: id, RPCError(.resourceNotFound, "Resource not found: \(uri) (no server \"\(server)\")", data: ["uri": .string(uri)])))
+                    return
+                }
+                await self.relay(id: id, server: server, method: method, params: .object(p), reply: reply)
+            }
+        case "completion/complete":
+            completion(id: id, params, reply: reply)
+        case "logging/setLevel":
+            guard case .string(let level)? = params["level"], Self.logLevels.contains(level) else {
+                reply(Message.error(id: id, .invalidParams("Invalid params: level must be one of \(Self.logLevels.sorted().joined(separator: ", "))")))
+                return
+            }
+            client.state.withLock { $0.logLevel = level }
+            Task { [proxy] in await proxy.setLogLevel(level) }
+            reply(Message.response(id: id, result: .object([:])))
+        default:
+            reply(Message.error(id: id, .methodNotFound(method)))
+        }
+    }
+
+    func completion(id: RPCID, _ params: JSONObject, reply: @escaping Reply) {
+        guard case .object(var ref)? = params["ref"], case .string(let type)? = ref["type"] else {
+            reply(Message.error(id: id, .invalidParams("Invalid params: completion/complete needs params.ref")))
+            return
+        }
+        Task { [proxy] in
+            await proxy.waitForStartup()
+            let server: String
+            switch type {
+            case "ref/prompt":
+                guard case .string(let name)? = ref["name"], let route = await proxy.promptRoute(name) else {
+                    reply(Message.error(id: id, .invalidParams("Unknown prompt: \(ref["name"]?.stringValue ?? "")")))
+                    return
+                }
+                ref["name"] = .string(route.name)
+                server = route.server
+            case "ref/resource":
+                guard case .string(let uri)? = ref["uri"], let (s, original) = ResourceURI.split(uri), await proxy.config(s) != nil else {
+                    reply(Message.error(id: id, .invalidParams("Unknown resource: \(ref["uri"]?.stringValue ?? "")")))
+                    return
+                }
+                ref["uri"] = .string(original)
+                server = s
+            default:
+                reply(Message.error(id: id, .invalidParams("Invalid params: unknown ref type \(type)")))
+                return
+            }
+            var p = params
+            p["ref"] = .object(ref)
+            await self.relay(id: id, server: server, method: "completion/complete", params: .object(p), reply: reply)
+        }
+    }
+
+    /// Sends a request to one backend and relays its answer, with URIs rewritten.
+    /// A backend's own JSON-RPC error passes through; a dead backend is -32603 naming it.
+    func relay(id: RPCID, server: String, method: String, params: JSONValue, reply: @escaping Reply) async {
+        guard let conn = await proxy.readyConnection(server) else {
+            let why = await proxy.config(server)?.lastError ?? "not connected"
+            reply(Message.error(id: id, RPCError(.internalError, "Server '\(server)' is unavailable: \(why)", data: ["server": .string(server)])))
+            return
+        }
+        let timeout = router.snapshot.backends[server]?.timeoutMillis ?? 60_000
+        do {
+            let m = try await conn.request(method, params, timeoutMillis: timeout)
+            if case .errorResponse = m.kind, let e = m.raw.raw("error") {
+                reply(Message.error(id: id, rawError: e))
+                return
+            }
+            guard let r = m.raw.raw("result") else {
+                reply(Message.error(id: id, RPCError(.internalError, "Server '\(server)' sent no result", data: ["server": .string(server)])))
+                return
+            }
+            if ResourceURI.mayContainURI(r), let v = try? JSONParser.parse(r) {
+                reply(Message.response(id: id, result: ResourceURI.exposeInResult(server: server, v)))
+            } else {
+                reply(Message.response(id: id, rawResult: r))
+            }
+        } catch {
+            if error.kind == .timeout, case .int = id {
+                // The backend's own id is not known here; the timed-out request is simply dropped.
+            }
+            reply(Message.error(id: id, RPCError(.internalError, "Server '\(server)' failed: \(error.message)", data: ["server": .string(server)])))
+        }
+    }
+}
