@@ -20,7 +20,9 @@ public enum MCPXCLI {
         }
         let log: Logger
         do {
-            log = try Logger(level: options.logLevel, filePath: options.logFile)
+            // Terminal commands talk to a person: only warnings and errors unless asked for more.
+            let level = options.command == .serve || options.logLevelGiven ? options.logLevel : max(options.logLevel, .warning)
+            log = try Logger(level: level, filePath: options.logFile)
         } catch {
             stderrLine("mcpx: error: \(error)")
             return 2
@@ -36,7 +38,7 @@ public enum MCPXCLI {
         case .serve:
             return await StdioCommand.run(options, servers: servers, log: log)
         case .list, .tools, .call, .check:
-            return await TerminalCommands.run(options, servers: servers)
+            return await TerminalCommands.run(options, servers: servers, log: log)
         }
     }
 
@@ -47,25 +49,5 @@ public enum MCPXCLI {
     /// Only for --help / --version and terminal commands: never while serving MCP.
     static func stdoutText(_ s: String) {
         FileHandle.standardOutput.write(Data(s.utf8))
-    }
-}
-
-/// The servers mcpx starts with: --config files, the --state file, --servers flags.
-public enum ServerSet {
-    public static func resolve(_ options: Options, log: Logger) throws -> [ServerConfig] {
-        var all: [ServerConfig] = []
-        for s in options.servers {
-            if all.contains(where: { $0.name == s.name }) { throw ConfigError("server \"\(s.name)\" is given twice") }
-            all.append(s)
-        }
-        return all
-    }
-}
-
-/// `mcpx list | tools | call | check` (see issue: terminal commands).
-public enum TerminalCommands {
-    public static func run(_ options: Options, servers: [ServerConfig]) async -> Int32 {
-        MCPXCLI.stderrLine("mcpx: \(options.command.rawValue) is not implemented yet")
-        return 2
     }
 }

@@ -13,6 +13,8 @@ public struct Options: Sendable {
     public var statePath: String?
     public var settings = MultiServerProxy.Settings()
     public var logLevel: LogLevel = .info
+    /// Whether --log-level was given (terminal commands log only warnings and errors otherwise).
+    public var logLevelGiven = false
     public var logFile: String?
     public var maxLineBytes = 16 << 20
     public var json = false
@@ -20,6 +22,8 @@ public struct Options: Sendable {
     public var showVersion = false
     public var toolsAllow: [String] = []
     public var toolsDeny: [String] = []
+    /// Skip `command` (stdio) entries in --config files with a warning instead of failing.
+    public var skipStdio = false
 
     public init() {}
 
@@ -36,7 +40,9 @@ public struct Options: Sendable {
         SERVERS
           --servers NAME=URL,...     backends (Streamable HTTP or HTTP+SSE); repeatable
           --server NAME=URL          one backend; repeatable
-          --config FILE              an mcpServers JSON file (Claude Desktop / Cursor format); repeatable
+          --config FILE              an mcpServers JSON file (Claude Desktop / Cursor / Claude Code format,
+                                     or VS Code's "servers"); repeatable, combinable with --servers
+          --skip-stdio               skip "command" (stdio) entries in --config files instead of failing
           --state FILE               keep `manage` changes in FILE across restarts
 
         TOOLS
@@ -103,6 +109,7 @@ public struct Options: Sendable {
             case "--servers", "--server":
                 o.servers += try parseServers(try val())
             case "--config": o.configPaths.append(try val())
+            case "--skip-stdio": o.skipStdio = true
             case "--state": o.statePath = try val()
             case "--max-tool-name": maxToolNameSpec = try val()
             case "--tools": o.toolsAllow += try val().split(separator: ",").map { String($0) }
@@ -121,9 +128,11 @@ public struct Options: Sendable {
                 let v = try val()
                 guard let l = LogLevel(name: v) else { throw ConfigError("--log-level must be debug, info, warning or error, not \"\(v)\"") }
                 o.logLevel = l
+                o.logLevelGiven = true
             case "--log-file": o.logFile = try val()
             default:
-                if a.hasPrefix("-") && a.count > 1 && !(o.command == .call && positional.count >= 1) {
+                // After `call TOOL`, the arguments JSON may start with "-" (a number, say).
+                if a.hasPrefix("-") && a.count > 1 && !(positional.first == Command.call.rawValue && positional.count >= 2) {
                     throw ConfigError("unknown option \(a) (see mcpx --help)")
                 }
                 positional.append(args[i])
@@ -136,11 +145,28 @@ public struct Options: Sendable {
             }
             o.command = c
             o.commandArgs = Array(positional.dropFirst())
+            try checkArguments(c, o.commandArgs)
         }
         if let spec = maxToolNameSpec { o.settings.maxToolName = try ClientPresets.maxToolName(spec) }
         o.settings.globalAllowTools = o.toolsAllow
         o.settings.globalDenyTools = o.toolsDeny
         return o
+    }
+
+    /// How many arguments each terminal command takes.
+    static func checkArguments(_ c: Command, _ args: [String]) throws(ConfigError) {
+        let extra: [String]
+        switch c {
+        case .serve: extra = []
+        case .list, .check: extra = args
+        case .tools: extra = Array(args.dropFirst())
+        case .call:
+            guard !args.isEmpty else { throw ConfigError("mcpx call needs a tool name: mcpx call TOOL '{\"arg\": ...}'") }
+            extra = Array(args.dropFirst(2))
+        }
+        if let first = extra.first {
+            throw ConfigError("mcpx \(c.rawValue): unexpected argument \"\(first)\" (see mcpx --help)")
+        }
     }
 
     /// `a=http://x/mcp,b=https://y/mcp`. A comma starts a new entry only when `NAME=` follows it,

@@ -1,0 +1,407 @@
+import Foundation
+import MCPXJSON
+
+/// A `--config` file: the `mcpServers` object that Claude Desktop, Cursor and Claude Code use, or
+/// VS Code's `servers` object.
+///
+/// Only HTTP entries (`url`) are accepted; `command` (stdio) entries are an error unless
+/// `skipStdio` is set. `${VAR}`, `${VAR:-default}` and `${env:VAR}` in string values are read from
+/// the environment. Comments and trailing commas (VS Code's JSONC) are tolerated. Every error
+/// names the file, the key path and the problem, e.g.
+/// `servers.json: mcpServers.docs.url: must be an http or https URL, not "ftp://x"`.
+public enum ConfigFile {
+    /// One server of a config file.
+    public struct Entry: Sendable {
+        /// The key in `mcpServers` (the server name unless `prefix` replaces it).
+        public var key: String
+        /// Where it was defined, for messages: `mcpServers.docs`.
+        public var keyPath: String
+        public var config: ServerConfig
+    }
+
+    public struct Loaded: Sendable {
+        public var entries: [Entry]
+        /// Things that do not stop mcpx (unknown keys, skipped stdio entries), already prefixed with the file.
+        public var warnings: [String]
+    }
+
+    /// The per-server keys mcpx reads (and their aliases in other clients' formats).
+    static let urlKeys = ["url", "serverUrl", "httpUrl"]
+    static let allowKeys = ["tools", "allowTools", "includeTools"]
+    static let denyKeys = ["excludeTools", "denyTools"]
+    static let ownKeys: Set<String> =
+        Set(urlKeys + allowKeys + denyKeys + ["type", "headers", "enabled", "disabled", "timeout", "prefix"])
+    /// Keys other clients use that mean nothing to mcpx: ignored without a warning.
+    static let foreignKeys: Set<String> = [
+        "autoApprove", "alwaysAllow", "description", "note", "notes", "name", "oauth", "auth", "trust",
+        "transport", "transportType", "disabledTools", "cwd", "envFile", "icon", "gallery", "version",
+    ]
+    /// Headers mcpx sets itself; configuring them would break the protocol.
+    static let reservedHeaders: Set<String> = [
+        "accept", "content-type", "content-length", "transfer-encoding", "host", "connection", "expect",
+        "mcp-session-id", "mcp-protocol-version", "last-event-id",
+    ]
+
+    /// Reads and parses `path`. `file` in messages is the path as the user gave it.
+    public static func load(path: String, environment: [String: String], skipStdio: Bool = false) throws(ConfigError) -> Loaded {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDir: ObjCBool = false
+            let why: String
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+                why = "no such file"
+            } else if isDir.boolValue {
+                why = "is a directory"
+            } else {
+                why = "permission denied"
+            }
+            throw ConfigError("\(path): cannot read: \(why)")
+        }
+        return try parse(Array(data), file: path, environment: environment, skipStdio: skipStdio)
+    }
+
+    /// Parses a config file's bytes.
+    public static func parse(
+        _ bytes: [UInt8], file: String, environment: [String: String], skipStdio: Bool = false
+    ) throws(ConfigError) -> Loaded {
+        let clean = JSONC.strip(bytes)
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(clean)
+        } catch {
+            throw ConfigError("\(file): \(JSONC.describe(error, in: clean))")
+        }
+        var parser = Parser(file: file, env: environment, skipStdio: skipStdio)
+        try parser.root(root)
+        return Loaded(entries: parser.entries, warnings: parser.warnings)
+    }
+
+    /// "an array", "a string", "null", for messages.
+    static func kind(_ v: JSONValue) -> String {
+        switch v {
+        case .null: return "null"
+        case .array, .object: return "an \(v.typeName)"
+        default: return "a \(v.typeName)"
+        }
+    }
+
+    /// `servers.docs`, or `servers["my server"]` for keys that are not plain words.
+    static func path(_ base: String, _ key: String) -> String {
+        let plain = !key.isEmpty && key.utf8.allSatisfy { ToolNaming.isAllowed($0) }
+        let quoted = JSONValue.string(key).jsonString
+        return base.isEmpty ? (plain ? key : quoted) : (plain ? "\(base).\(key)" : "\(base)[\(quoted)]")
+    }
+
+    struct Parser {
+        let file: String
+        let env: [String: String]
+        let skipStdio: Bool
+        var entries: [Entry] = []
+        var warnings: [String] = []
+
+        init(file: String, env: [String: String], skipStdio: Bool) {
+            self.file = file
+            self.env = env
+            self.skipStdio = skipStdio
+        }
+
+        func fail(_ keyPath: String, _ problem: String) -> ConfigError {
+            ConfigError(keyPath.isEmpty ? "\(file): \(problem)" : "\(file): \(keyPath): \(problem)")
+        }
+
+        mutating func root(_ root: JSONValue) throws(ConfigError) {
+            guard case .object(let top) = root else {
+                throw fail("", "must be a JSON object with \"mcpServers\" (or VS Code's \"servers\"), not \(ConfigFile.kind(root))")
+            }
+            let groups = ["mcpServers", "servers"].filter { top[$0] != nil }
+            guard !groups.isEmpty else {
+                throw fail("", "has no \"mcpServers\" object (Claude Desktop, Cursor, Claude Code) or \"servers\" object (VS Code)")
+            }
+            try checkDuplicates(top, at: "")
+            for group in groups {
+                guard case .object(let servers)? = top[group] else {
+                    throw fail(group, "must be an object of server names to server entries")
+                }
+                try checkDuplicates(servers, at: group)
+                for (key, value) in servers {
+                    try server(key: key, value, at: ConfigFile.path(group, key))
+                }
+            }
+        }
+
+        func checkDuplicates(_ o: JSONObject, at keyPath: String) throws(ConfigError) {
+            var seen = Set<String>()
+            for key in o.keys {
+                if !seen.insert(key).inserted { throw fail(keyPath, "key \(JSONValue.string(key).jsonString) appears twice") }
+            }
+        }
+
+        mutating func server(key: String, _ value: JSONValue, at p: String) throws(ConfigError) {
+            guard case .object(let o) = value else {
+                throw fail(p, "must be an object with \"url\", not \(ConfigFile.kind(value))")
+            }
+            try checkDuplicates(o, at: p)
+            let type = try string(o, "type", at: p)
+            if o["command"] != nil || type?.lowercased() == "stdio" {
+                let what = o["command"] != nil ? "\"command\" servers (stdio)" : "\"stdio\" servers"
+                if skipStdio {
+                    warnings.append("\(file): \(p): \(what) are not supported by mcpx; skipped (--skip-stdio)")
+                    return
+                }
+                throw fail(p, "\(what) are not supported by mcpx; use an HTTP URL (or --skip-stdio to skip such entries)")
+            }
+            for k in o.keys where !ConfigFile.ownKeys.contains(k) && !ConfigFile.foreignKeys.contains(k) {
+                warnings.append("\(file): \(ConfigFile.path(p, k)): unknown key, ignored")
+            }
+
+            // Name: the key, or the prefix that replaces it.
+            let name: String
+            if let prefix = try string(o, "prefix", at: p) {
+                if let problem = ToolNaming.validateServerName(prefix) { throw fail(ConfigFile.path(p, "prefix"), problem) }
+                name = prefix
+            } else {
+                if let problem = ToolNaming.validateServerName(key) {
+                    throw fail(p, "\(problem); rename the key or set \"prefix\" to a valid name")
+                }
+                name = key
+            }
+            if let other = entries.first(where: { $0.config.name == name }) {
+                throw fail(p, "server name \"\(name)\" is already used by \(other.keyPath)")
+            }
+
+            // URL.
+            let urlKeys = ConfigFile.urlKeys.filter { o[$0] != nil }
+            if urlKeys.count > 1 { throw fail(p, "has both \"\(urlKeys[0])\" and \"\(urlKeys[1])\"; give one URL") }
+            guard let urlKey = urlKeys.first, let url = try string(o, urlKey, at: p) else {
+                throw fail(p, "needs \"url\" (an http or https URL)")
+            }
+            if Options.validateURL(url) != nil {
+                throw fail(ConfigFile.path(p, urlKey), "must be an http or https URL, not \(JSONValue.string(Redact.url(url)).jsonString)")
+            }
+
+            var config = ServerConfig(name: name, url: url)
+            switch type {
+            case nil: config.transport = urlKey == "httpUrl" ? .streamableHTTP : .auto
+            case "http"?, "streamable-http"?, "streamableHttp"?, "streamable_http"?: config.transport = .streamableHTTP
+            case "sse"?: config.transport = .sse
+            case let t?:
+                throw fail(ConfigFile.path(p, "type"), "must be \"http\", \"streamable-http\", \"streamableHttp\" or \"sse\", not \(JSONValue.string(t).jsonString)")
+            }
+            config.headers = try headers(o, at: p)
+            let enabled = try bool(o, "enabled", at: p)
+            let disabled = try bool(o, "disabled", at: p)
+            if let enabled, let disabled, enabled == disabled {
+                throw fail(p, "\"enabled\" and \"disabled\" contradict each other")
+            }
+            config.enabled = enabled ?? !(disabled ?? false)
+            config.status = config.enabled ? .connecting : .disabled
+            if let t = o["timeout"] {
+                guard let d = t.doubleValue, d.isFinite, d >= 0.01, d <= 86_400 else {
+                    throw fail(ConfigFile.path(p, "timeout"), "must be a number of seconds from 0.01 to 86400, not \(t.jsonString.prefix(40))")
+                }
+                config.timeoutSeconds = d
+            }
+            for k in ConfigFile.allowKeys { config.allowTools += try patterns(o, k, at: p) }
+            for k in ConfigFile.denyKeys { config.denyTools += try patterns(o, k, at: p) }
+            entries.append(Entry(key: key, keyPath: p, config: config))
+        }
+
+        /// A string value with `${VAR}` expanded; nil when the key is absent.
+        func string(_ o: JSONObject, _ key: String, at p: String) throws(ConfigError) -> String? {
+            guard let v = o[key] else { return nil }
+            let kp = ConfigFile.path(p, key)
+            guard case .string(let s) = v else { throw fail(kp, "must be a string, not \(ConfigFile.kind(v))") }
+            return try expand(s, at: kp)
+        }
+
+        func expand(_ s: String, at kp: String) throws(ConfigError) -> String {
+            do {
+                return try EnvExpansion.expand(s, env)
+            } catch {
+                throw fail(kp, error.description)
+            }
+        }
+
+        func bool(_ o: JSONObject, _ key: String, at p: String) throws(ConfigError) -> Bool? {
+            guard let v = o[key] else { return nil }
+            guard case .bool(let b) = v else { throw fail(ConfigFile.path(p, key), "must be true or false, not \(v.jsonString.prefix(40))") }
+            return b
+        }
+
+        func patterns(_ o: JSONObject, _ key: String, at p: String) throws(ConfigError) -> [String] {
+            guard let v = o[key] else { return [] }
+            let kp = ConfigFile.path(p, key)
+            guard case .array(let items) = v else {
+                throw fail(kp, "must be an array of tool names or \"*\" patterns, not \(ConfigFile.kind(v))")
+            }
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else { throw fail("\(kp)[\(i)]", "must be a string, not \(ConfigFile.kind(item))") }
+                let x = try expand(s, at: "\(kp)[\(i)]")
+                if x.isEmpty { throw fail("\(kp)[\(i)]", "must not be empty") }
+                out.append(x)
+            }
+            return out
+        }
+
+        func headers(_ o: JSONObject, at p: String) throws(ConfigError) -> [(name: String, value: String)] {
+            guard let v = o["headers"] else { return [] }
+            let hp = ConfigFile.path(p, "headers")
+            guard case .object(let h) = v else { throw fail(hp, "must be an object of header names to strings, not \(ConfigFile.kind(v))") }
+            var out: [(name: String, value: String)] = []
+            var seen = Set<String>()
+            for (name, value) in h {
+                let kp = ConfigFile.path(hp, name)
+                guard !name.isEmpty, name.utf8.allSatisfy(Self.isTokenByte) else { throw fail(kp, "is not a valid header name") }
+                if ConfigFile.reservedHeaders.contains(name.lowercased()) {
+                    throw fail(kp, "is set by mcpx itself and cannot be configured")
+                }
+                if !seen.insert(name.lowercased()).inserted { throw fail(kp, "header \"\(name)\" is given twice") }
+                guard case .string(let raw) = value else { throw fail(kp, "must be a string, not \(ConfigFile.kind(value))") }
+                let x = try expand(raw, at: kp)
+                if x.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
+                    throw fail(kp, "must not contain line breaks")
+                }
+                out.append((name: name, value: x.trimmingCharacters(in: .whitespaces)))
+            }
+            return out
+        }
+
+        /// RFC 9110 token characters.
+        static func isTokenByte(_ c: UInt8) -> Bool {
+            ToolNaming.isAllowed(c) || "!#$%&'*+.^`|~".utf8.contains(c)
+        }
+    }
+}
+
+/// `${VAR}`, `${VAR:-default}` and VS Code's `${env:VAR}` in config strings.
+public enum EnvExpansion {
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Expands every reference in `s`. An unset `${VAR}` without a default is an error; so are
+    /// malformed references and VS Code's `${input:...}` prompts.
+    public static func expand(_ s: String, _ env: [String: String]) throws(Failure) -> String {
+        guard s.contains("${") else { return s }
+        var out = ""
+        var rest = Substring(s)
+        while let start = rest.range(of: "${") {
+            out += rest[..<start.lowerBound]
+            let after = rest[start.upperBound...]
+            guard let close = after.firstIndex(of: "}") else {
+                throw Failure(description: "unterminated \"${\" (write ${NAME} or ${NAME:-default})")
+            }
+            let inner = after[..<close]
+            out += try resolve(inner, env)
+            rest = after[after.index(after: close)...]
+        }
+        out += rest
+        return out
+    }
+
+    static func resolve(_ inner: Substring, _ env: [String: String]) throws(Failure) -> String {
+        var ref = inner
+        if ref.hasPrefix("input:") {
+            throw Failure(description: "\"${\(inner)}\" (a VS Code input prompt) is not supported; use an environment variable: ${NAME}")
+        }
+        if ref.hasPrefix("env:") { ref = ref.dropFirst(4) }
+        var name = ref
+        var fallback: Substring?
+        if let r = ref.range(of: ":-") {
+            name = ref[..<r.lowerBound]
+            fallback = ref[r.upperBound...]
+        }
+        guard isName(name) else {
+            throw Failure(description: "\"${\(inner)}\" is not a valid variable reference (write ${NAME} or ${NAME:-default})")
+        }
+        let value = env[String(name)]
+        if let fallback {
+            if let value, !value.isEmpty { return value }
+            return String(fallback)
+        }
+        guard let value else {
+            throw Failure(description: "environment variable \(name) is not set (write ${\(name):-} to allow an empty value)")
+        }
+        return value
+    }
+
+    static func isName(_ s: Substring) -> Bool {
+        guard let first = s.utf8.first, !(first >= 0x30 && first <= 0x39) else { return false }
+        return s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+    }
+}
+
+/// JSON with comments and trailing commas (VS Code's `mcp.json`), and readable parse errors.
+enum JSONC {
+    /// Blanks out comments and trailing commas with spaces (so offsets, lines and columns stay put)
+    /// and drops a UTF-8 byte order mark.
+    static func strip(_ input: [UInt8]) -> [UInt8] {
+        var b = input
+        if b.starts(with: [0xEF, 0xBB, 0xBF]) { b.removeFirst(3) }
+        var i = 0
+        var inString = false
+        var lastSignificant: Int?  // index of the last byte outside strings and comments that is not whitespace
+        while i < b.count {
+            let c = b[i]
+            if inString {
+                if c == UInt8(ascii: "\\") { i += 2; continue }
+                if c == UInt8(ascii: "\"") { inString = false; lastSignificant = i }
+                i += 1
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "\""):
+                inString = true
+            case UInt8(ascii: "/") where i + 1 < b.count && b[i + 1] == UInt8(ascii: "/"):
+                while i < b.count && b[i] != 0x0A { b[i] = 0x20; i += 1 }
+                continue
+            case UInt8(ascii: "/") where i + 1 < b.count && b[i + 1] == UInt8(ascii: "*"):
+                var j = i + 2
+                while j + 1 < b.count && !(b[j] == UInt8(ascii: "*") && b[j + 1] == UInt8(ascii: "/")) { j += 1 }
+                let end = min(b.count, j + 2)
+                for k in i..<end where b[k] != 0x0A { b[k] = 0x20 }
+                i = end
+                continue
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if let l = lastSignificant, b[l] == UInt8(ascii: ",") { b[l] = 0x20 }
+                lastSignificant = i
+            case 0x20, 0x09, 0x0A, 0x0D:
+                break
+            default:
+                lastSignificant = i
+            }
+            i += 1
+        }
+        return b
+    }
+
+    /// "invalid JSON at line 3, column 7: expected ...".
+    static func describe(_ e: JSONParseError, in bytes: [UInt8]) -> String {
+        let offset = min(e.offset, bytes.count)
+        var line = 1
+        var lineStart = 0
+        for i in 0..<offset where bytes[i] == 0x0A {
+            line += 1
+            lineStart = i + 1
+        }
+        let column = String(decoding: bytes[lineStart..<offset], as: UTF8.self).count + 1
+        let what: String
+        switch e.reason {
+        case .unexpectedEnd: what = "unexpected end of file"
+        case .unexpectedByte(let c):
+            if c >= 0x21 && c < 0x7F {
+                what = "unexpected \(JSONValue.string(String(UnicodeScalar(c))).jsonString)"
+            } else if c == 0x0A || c == 0x0D {
+                what = "unexpected line break"
+            } else {
+                what = "unexpected byte 0x\(String(c, radix: 16, uppercase: true))"
+            }
+        case .invalidNumber: what = "invalid number"
+        case .invalidEscape: what = "invalid escape in a string"
+        case .invalidUTF8: what = "invalid UTF-8 (or a control character) in a string"
+        case .tooDeep: what = "nested too deeply"
+        case .trailingData: what = "unexpected text after the JSON value"
+        }
+        return "invalid JSON at line \(line), column \(column): \(what)"
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// The servers mcpx starts with: `--config` files, then `--servers` flags, then the `--state` file.
+///
+/// A server name may be defined once across all config files and flags. The state file then
+/// applies what `manage` changed earlier (see `StateFile`).
+public enum ServerSet {
+    public static func resolve(
+        _ options: Options, log: Logger, environment: [String: String]? = nil
+    ) throws(ConfigError) -> [ServerConfig] {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        var all: [ServerConfig] = []
+        var origin: [String: String] = [:]
+        for path in options.configPaths {
+            let loaded = try ConfigFile.load(path: path, environment: environment, skipStdio: options.skipStdio)
+            for w in loaded.warnings { log.warning(w) }
+            for e in loaded.entries {
+                let name = e.config.name
+                if let o = origin[name] {
+                    throw ConfigError("\(path): \(e.keyPath): server name \"\(name)\" is already defined in \(o)")
+                }
+                origin[name] = "\(path) (\(e.keyPath))"
+                all.append(e.config)
+            }
+        }
+        for s in options.servers {
+            if let o = origin[s.name] {
+                throw ConfigError(
+                    o == "--servers"
+                        ? "--servers: server \"\(s.name)\" is given twice"
+                        : "--servers: server \"\(s.name)\" is already defined in \(o)")
+            }
+            origin[s.name] = "--servers"
+            all.append(s)
+        }
+        guard let statePath = options.statePath else { return all }
+        try checkStateDirectory(statePath)
+        let state = try StateFile.load(path: statePath, log: log)
+        StateFile.rememberBaseline(path: statePath, configured: all, removed: state?.removed ?? [])
+        guard let state else { return all }
+        return StateFile.apply(state, to: all, file: statePath, log: log)
+    }
+
+    /// The state file's directory must exist and be writable: find out now, not at the first `manage`.
+    static func checkStateDirectory(_ path: String) throws(ConfigError) {
+        let dir = StateFile.split(path).dir
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw ConfigError("--state \(path): directory \(dir) does not exist")
+        }
+        guard access(dir, W_OK) == 0 else {
+            throw ConfigError("--state \(path): directory \(dir) is not writable")
+        }
+        if path.hasSuffix("/") || FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue {
+            throw ConfigError("--state \(path): is a directory; give a file name")
+        }
+    }
+}
