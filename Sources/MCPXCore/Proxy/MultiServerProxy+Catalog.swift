@@ -204,7 +204,12 @@ extension MultiServerProxy {
         case .closed(let why):
             entries[name]?.hasEventStream = false
             guard entries[name]?.config.status == .ready else { return }
-            log.debug("\(name): GET stream ended (\(why)); reopening")
+            log.debug("\(name): GET stream ended (\(why)); checking the backend, then reopening")
+            // A stream that breaks often means the backend went away: find out now.
+            guard await healthCheck(name) else {
+                startSupervisor(name)
+                return
+            }
             let delay = Self.backoff(attempt: attempt + 1, base: 0.5, cap: 30)
             try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
             openEventStream(name, lastEventID: lastEventID, attempt: min(attempt + 1, 10))

@@ -156,7 +156,7 @@ extension StdioServer {
 
     func finish(
         id: RPCID, call: PendingCall, conn: BackendConnection, route: Router.Route, bid: Int64, start: UInt64,
-        timeoutMillis: Int, _ result: Result<IncomingMessage?, BackendError>, reply: Reply
+        timeoutMillis: Int, _ result: Result<IncomingMessage?, BackendError>, reply: @escaping Reply
     ) {
         guard take(id, call) else { return }  // cancelled: the client gets no late answer
         switch result {
@@ -192,9 +192,16 @@ extension StdioServer {
                 text = "Server '\(route.server)' failed: \(e.message)"
             }
             log.warning("call \(route.server)/\(route.tool) failed: \(e.message)")
-            reply(Message.response(id: id, result: Message.toolError(text)))
+            let answer = Message.response(id: id, result: Message.toolError(text))
             if e.isTransportFailure {
-                Task { [proxy] in await proxy.reportFailure(route.server, e) }
+                // The proxy learns of the failure before the client does, so what the client asks
+                // next (proxy_health, a retry) already sees it.
+                Task { [proxy] in
+                    await proxy.reportFailure(route.server, e)
+                    reply(answer)
+                }
+            } else {
+                reply(answer)
             }
         }
     }
