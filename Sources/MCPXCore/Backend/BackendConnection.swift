@@ -40,6 +40,8 @@ public final class BackendConnection: Sendable {
     let session: Mutex<Session>
     let stats = Mutex(BackendStats())
     let nextID = Atomic<Int64>(1)
+    /// Calls in flight to this backend (bounded by the proxy's `maxInFlight`).
+    let inFlight = Atomic<Int>(0)
 
     /// Which transport the user asked for (`auto` detects it at each handshake).
     public let transport: ServerConfig.Transport
@@ -82,6 +84,7 @@ public final class BackendConnection: Sendable {
     @discardableResult
     public func post(
         _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int,
+        onProgress: (@Sendable () -> Void)? = nil,
         completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
     ) -> HTTPTransfer? {
         let (headers, sentSession, legacy) = session.withLock { ($0.headers, $0.id != nil, $0.legacy) }
@@ -94,6 +97,9 @@ public final class BackendConnection: Sendable {
             onOther: { msg in
                 switch msg.kind {
                 case .response, .errorResponse: self.stats.withLock { $0.unknownResponseIDs += 1 }
+                case .notification("notifications/progress"):
+                    onProgress?()
+                    onMessage(msg)
                 default: onMessage(msg)
                 }
             },

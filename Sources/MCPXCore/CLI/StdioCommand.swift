@@ -15,6 +15,8 @@ public enum StdioCommand {
         }
         let server = StdioServer(client: client, proxy: proxy, log: log)
         StdioServer.maxLineBytesDescription = "\(options.maxLineBytes) bytes"
+        let deadlines = Task { await server.runDeadlines() }
+        defer { deadlines.cancel() }
         log.info("\(MCPXVersion.full) serving stdio with \(servers.count) server\(servers.count == 1 ? "" : "s")")
 
         // Wait for stdin EOF or SIGTERM/SIGINT, whichever comes first.

@@ -32,6 +32,7 @@ public final class CurlLoop: @unchecked Sendable {
         mcpx_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
         let t = Thread { [unowned self] in self.run() }
         t.name = "mcpx-curl"
+        t.stackSize = 8 << 20  // parsing nests; JSONParser.maxDepth keeps it bounded
         thread = t
         t.start()
     }

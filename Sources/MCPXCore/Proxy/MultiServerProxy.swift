@@ -12,6 +12,10 @@ public actor MultiServerProxy {
         public var maxToolName = 64
         public var startupTimeout: Double = 5
         public var callTimeout: Double = 60
+        /// Progress may extend a call's timeout, never past this.
+        public var maxCallTime: Double = 600
+        /// Calls in flight to one backend at most; past it calls fail at once.
+        public var maxInFlight = 512
         public var connectTimeout: Double = 10
         public var healthInterval: Double = 30
         public var backoffBase: Double = 0.5

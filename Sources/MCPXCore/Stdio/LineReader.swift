@@ -105,6 +105,7 @@ public final class StdinReader: Sendable {
             onEOF()
         }
         t.name = "mcpx-stdin"
+        t.stackSize = 8 << 20  // parsing nests; JSONParser.maxDepth keeps it bounded
         t.start()
     }
 }

@@ -5,15 +5,23 @@ import Synchronization
 /// A client request forwarded to a backend and not yet answered.
 final class PendingCall: Sendable {
     let server: String
+    /// Where the answer goes (stdout, or the batch the request came in).
+    let reply: @Sendable ([UInt8]) -> Void
     struct State {
         var connection: BackendConnection
         var backendID: Int64
         var transfer: HTTPTransfer?
+        /// When the call times out unless progress arrives (monotonic ns).
+        var deadline: UInt64 = .max
+        /// The hard limit, whatever progress says.
+        var hardDeadline: UInt64 = .max
+        var idleNanos: UInt64 = 0
     }
     let state: Mutex<State>
 
-    init(server: String, connection: BackendConnection, backendID: Int64) {
+    init(server: String, connection: BackendConnection, backendID: Int64, reply: @escaping @Sendable ([UInt8]) -> Void) {
         self.server = server
+        self.reply = reply
         state = Mutex(State(connection: connection, backendID: backendID))
     }
 }
@@ -97,7 +105,7 @@ extension StdioServer {
 
     func forward(id: RPCID, route: Router.Route, backend: Router.Backend, params: RawObject, reply: @escaping Reply) {
         let conn = backend.connection
-        let call = PendingCall(server: route.server, connection: conn, backendID: 0)
+        let call = PendingCall(server: route.server, connection: conn, backendID: 0, reply: reply)
         let inserted = pending.withLock { p -> Bool in
             if p[id] != nil { return false }
             p[id] = call
@@ -106,6 +114,20 @@ extension StdioServer {
         guard inserted else {
             reply(Message.error(id: id, RPCError(.invalidRequest, "Invalid Request: id \(id) is already in use by a request in progress")))
             return
+        }
+        // Bound what one backend can hold: past the limit, fail fast instead of queueing without end.
+        let limit = proxy.settings.maxInFlight
+        if conn.inFlight.wrappingAdd(1, ordering: .relaxed).newValue > limit {
+            conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
+            _ = take(id, call)
+            reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly.")))
+            return
+        }
+        let now = monotonicNanos()
+        call.state.withLock {
+            $0.idleNanos = UInt64(backend.timeoutMillis) * 1_000_000
+            $0.deadline = now + $0.idleNanos
+            $0.hardDeadline = now + UInt64(max(proxy.settings.maxCallTime * 1000, Double(backend.timeoutMillis))) * 1_000_000
         }
         send(id: id, call: call, conn: conn, route: route, timeoutMillis: backend.timeoutMillis, params: params, reply: reply, retried: false)
     }
@@ -122,7 +144,14 @@ extension StdioServer {
             $0.connection = conn
             $0.backendID = bid
         }
-        let t = conn.post(body, expecting: .int(bid), timeoutMillis: timeoutMillis) { [self] result in
+        let hardMillis = Int(max(proxy.settings.maxCallTime * 1000, Double(timeoutMillis))) + 1_000
+        let t = conn.post(
+            body, expecting: .int(bid), timeoutMillis: hardMillis,
+            onProgress: {
+                // Progress shows the backend is working: push the idle deadline out (never past the hard one).
+                call.state.withLock { s in s.deadline = min(s.hardDeadline, monotonicNanos() + s.idleNanos) }
+            }
+        ) { [self] result in
             if case .failure(let e) = result, e.kind == .sessionExpired, !retried {
                 // The backend restarted or dropped the session: start a new one and send again, once.
                 Task { [proxy] in
@@ -158,7 +187,8 @@ extension StdioServer {
         id: RPCID, call: PendingCall, conn: BackendConnection, route: Router.Route, bid: Int64, start: UInt64,
         timeoutMillis: Int, _ result: Result<IncomingMessage?, BackendError>, reply: @escaping Reply
     ) {
-        guard take(id, call) else { return }  // cancelled: the client gets no late answer
+        guard take(id, call) else { return }  // cancelled or timed out: the client gets no late answer
+        conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         switch result {
         case .success(let msg?):
             let micros = Int((monotonicNanos() - start) / 1000)
@@ -213,12 +243,49 @@ extension StdioServer {
     /// `notifications/cancelled` from the client: stop the backend's work, send no answer.
     func cancel(clientID: RPCID, reason: String?) {
         guard let call = pending.withLock({ $0.removeValue(forKey: clientID) }) else { return }
+        abandon(call, reason: reason)
+        log.debug("cancelled request \(clientID) (\(call.server))")
+    }
+
+    /// Stops a call mcpx no longer waits for: abort the transfer, tell the backend.
+    func abandon(_ call: PendingCall, reason: String?) {
         let (conn, bid, transfer) = call.state.withLock { ($0.connection, $0.backendID, $0.transfer) }
+        conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         if let transfer { conn.loop.cancel(transfer) }
         var params: JSONObject = ["requestId": .int(bid)]
         if let reason { params["reason"] = .string(reason) }
         conn.notify("notifications/cancelled", .object(params))
-        log.debug("cancelled request \(clientID) (\(call.server) id \(bid))")
+    }
+
+    /// Answers calls whose deadline has passed; runs every few milliseconds while serving.
+    func expireCalls(now: UInt64 = monotonicNanos()) {
+        let expired = pending.withLock { p -> [(RPCID, PendingCall)] in
+            let due = p.filter { $0.value.state.withLock { $0.deadline <= now } }
+            for (id, _) in due { p[id] = nil }
+            return due.map { ($0.key, $0.value) }
+        }
+        for (id, call) in expired {
+            let (conn, idle, hard) = call.state.withLock { ($0.connection, $0.idleNanos, $0.hardDeadline) }
+            abandon(call, reason: "mcpx: timed out")
+            conn.stats.withLock {
+                $0.calls += 1
+                $0.recordFailure(BackendError(.timeout, "call timed out"))
+            }
+            let what = now >= hard
+                ? "reached the hard limit of \(Self.seconds(Int(proxy.settings.maxCallTime * 1000))) per call"
+                : "timed out after \(Self.seconds(Int(idle / 1_000_000))) without an answer or progress"
+            log.warning("call \(id) to \(call.server) \(what)")
+            call.reply(Message.response(id: id, result: Message.toolError("Server '\(call.server)' \(what); the call was cancelled.")))
+        }
+    }
+
+    /// Checks deadlines until the server stops.
+    public func runDeadlines() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+            if pending.withLock({ $0.isEmpty }) { continue }
+            expireCalls()
+        }
     }
 
     /// Waits (bounded) for calls in flight to finish, for a clean shutdown.
