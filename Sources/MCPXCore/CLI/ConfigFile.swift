@@ -175,7 +175,9 @@ public enum ConfigFile {
                 throw fail(p, "needs \"url\" (an http or https URL)")
             }
             if Options.validateURL(url) != nil {
-                throw fail(ConfigFile.path(p, urlKey), "must be an http or https URL, not \(JSONValue.string(Redact.url(url)).jsonString)")
+                // Credentials may sit in the user info or the query: those parts are redacted.
+                let shown = url.contains("?") || url.contains("@") ? Redact.url(url) : url
+                throw fail(ConfigFile.path(p, urlKey), "must be an http or https URL, not \(JSONValue.string(shown).jsonString)")
             }
 
             var config = ServerConfig(name: name, url: url)
@@ -390,11 +392,11 @@ enum JSONC {
         case .unexpectedEnd: what = "unexpected end of file"
         case .unexpectedByte(let c):
             if c >= 0x21 && c < 0x7F {
-                what = "unexpected \(JSONValue.string(String(UnicodeScalar(c))).jsonString)"
+                what = "unexpected '\(Character(UnicodeScalar(c)))'"
             } else if c == 0x0A || c == 0x0D {
                 what = "unexpected line break"
             } else {
-                what = "unexpected byte 0x\(String(c, radix: 16, uppercase: true))"
+                what = String(format: "unexpected byte 0x%02X", c)
             }
         case .invalidNumber: what = "invalid number"
         case .invalidEscape: what = "invalid escape in a string"
