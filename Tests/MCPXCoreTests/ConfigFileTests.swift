@@ -1,5 +1,6 @@
 import Foundation
 @testable import MCPXCore
+import MCPXJSON
 import Testing
 
 /// Parses `json` as the file `f.json`; the error message, or nil when it parsed.
@@ -342,6 +343,62 @@ private func entry(_ body: String, key: String = "s", env: [String: String] = [:
         #expect(ConfigFile.path("mcpServers", "docs") == "mcpServers.docs")
         #expect(ConfigFile.path("mcpServers", "a.b") == #"mcpServers["a.b"]"#)
         #expect(ConfigFile.path("", "x") == "x")
+    }
+
+    // MARK: Shipped examples and documentation
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func exampleServersFile() throws {
+        let path = Self.root.appendingPathComponent("examples/servers.json").path
+        let loaded = try ConfigFile.load(path: path, environment: ["DOCS_TOKEN": "t0k3n"])
+        #expect(loaded.warnings.isEmpty)
+        #expect(loaded.entries.map(\.config.name) == ["alpha", "beta", "docs"])
+        #expect(loaded.entries[2].config.headers.first?.value == "Bearer t0k3n")
+        do {
+            _ = try ConfigFile.load(path: path, environment: [:])
+            Issue.record("an unset DOCS_TOKEN was accepted")
+        } catch {
+            #expect(error.message.hasSuffix("mcpServers.docs.headers.Authorization: environment variable DOCS_TOKEN is not set (write ${DOCS_TOKEN:-} to allow an empty value)"))
+        }
+    }
+
+    /// Every JSON snippet in the docs and every client example parses, and the command lines they
+    /// give mcpx are accepted by `Options.parse`.
+    @Test func clientExamplesAndDocSnippets() throws {
+        var documents: [(String, String)] = []
+        let fm = FileManager.default
+        let examples = Self.root.appendingPathComponent("examples")
+        for name in try fm.contentsOfDirectory(atPath: examples.path) where name.hasSuffix(".json") {
+            documents.append((name, try String(contentsOf: examples.appendingPathComponent(name), encoding: .utf8)))
+        }
+        var pages = ["docs/configuration.md"]
+        for name in try fm.contentsOfDirectory(atPath: Self.root.appendingPathComponent("docs/clients").path) { pages.append("docs/clients/\(name)") }
+        for page in pages {
+            let text = try String(contentsOf: Self.root.appendingPathComponent(page), encoding: .utf8)
+            for (i, block) in text.components(separatedBy: "```json\n").dropFirst().enumerated() {
+                documents.append(("\(page) block \(i + 1)", block.components(separatedBy: "```")[0]))
+            }
+        }
+        #expect(documents.count >= 15)
+        var mcpxEntries = 0
+        for (name, text) in documents {
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(JSONC.strip(Array(text.utf8)))
+            } catch {
+                Issue.record("\(name) is not valid JSON: \(JSONC.describe(error, in: Array(text.utf8)))")
+                continue
+            }
+            for group in ["mcpServers", "servers"] {
+                guard case .object(let servers)? = value[group], case .object(let entry)? = servers["mcpx"] else { continue }
+                mcpxEntries += 1
+                let args = entry["args"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                #expect(args.contains("--stdio"), "\(name)")
+                #expect(throws: Never.self, "\(name): \(args)") { try Options.parse(args) }
+            }
+        }
+        #expect(mcpxEntries >= 8)
     }
 
     // MARK: Several sources
