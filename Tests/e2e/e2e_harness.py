@@ -118,8 +118,11 @@ class McpxPipe:
     def stderr_tail(self, lines: int = 60) -> str:
         try:
             self._stderr.flush()
-            text = self.stderr_path.read_text(errors="replace")
         except (OSError, ValueError):
+            pass  # already closed: the file on disk is complete
+        try:
+            text = self.stderr_path.read_text(errors="replace")
+        except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 

@@ -35,6 +35,8 @@ def alpha_beta(example, mcpx):
     alpha, beta = example("alpha"), example("beta")
     pipe = mcpx([alpha, beta])
     pipe.initialize()
+    # Both backends ready (their tools listed) before a test changes anything.
+    pipe.wait_tools(lambda names: "alpha__echo" in names and "beta__echo" in names, timeout=10)
     return pipe, alpha, beta
 
 
@@ -159,6 +161,19 @@ def test_status_tools_answer_text_and_structured(alpha_beta, tool):
     result = pipe.call_ok(tool)
     assert text_of(result).strip(), f"{tool} should answer with text content"
     assert isinstance(result.get("structuredContent"), dict), f"{tool} should answer with structuredContent"
+
+
+def test_proxy_status_names_every_server(alpha_beta):
+    pipe, _, _ = alpha_beta
+    result = pipe.call_ok("proxy_status")
     for name in ("alpha", "beta"):
         assert name in text_of(result)
         assert name in json.dumps(result["structuredContent"])
+
+
+def test_proxy_health_reports_a_dead_backend(alpha_beta):
+    pipe, _, beta = alpha_beta
+    beta.kill()
+    pipe.call_tool("beta__echo", {"text": "anyone?"}, timeout=15)  # now mcpx knows, at the latest
+    result = pipe.call_ok("proxy_health")
+    assert "beta" in everything(result), f"proxy_health should name the unhealthy server: {result}"

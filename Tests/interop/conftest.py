@@ -21,7 +21,6 @@ Naming assumptions about mcpx live here, each in one function: tools and prompts
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -35,10 +34,6 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import stdio_client
-from mcp.shared.exceptions import MCPDeprecationWarning
-
-# The SDK marks sampling/roots/logging/subscribe deprecated for 2026-07-28; mcpx speaks 2025-11-25.
-warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 
 SERVERS_DIR = Path(__file__).resolve().parent / "servers"
 SDK_BACKEND = SERVERS_DIR / "sdk_backend.py"
@@ -79,6 +74,8 @@ def _exposed_name() -> Callable[[str, str], str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The SDK marks sampling/roots/logging/subscribe deprecated for 2026-07-28; mcpx speaks 2025-11-25.
+    config.addinivalue_line("filterwarnings", "ignore::mcp.shared.exceptions.MCPDeprecationWarning")
     config.addinivalue_line(
         "markers", "transports(*names): run the test once per named SDK backend transport (default: all)"
     )
@@ -205,6 +202,9 @@ def open_mcpx(mcpx_bin: Path, sdk_backends: dict[str, Any], tmp_path: Path, body
 
         log_path = tmp_path / f"mcpx-{len(logs)}.stderr"
         logs.append(log_path)
+        # A failure in the test body would leave the SDK's task groups wrapped around it as nested
+        # ExceptionGroups; hold it, let the client shut down cleanly, then re-raise it bare.
+        body_error: BaseException | None = None
         with open(log_path, "w") as errlog:
             params = StdioServerParameters(command=str(mcpx_bin), args=argv)
             async with stdio_client(params, errlog=errlog) as (read, write):
@@ -220,7 +220,14 @@ def open_mcpx(mcpx_bin: Path, sdk_backends: dict[str, Any], tmp_path: Path, body
                     client_info=types.Implementation(name="mcpx-interop", version="1.0.0"),
                 ) as session:
                     recorder.init = await session.initialize()
-                    yield session, recorder
+                    try:
+                        yield session, recorder
+                    except anyio.get_cancelled_exc_class():
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 - assertion or pytest outcome, re-raised below
+                        body_error = exc
+        if body_error is not None:
+            raise body_error
 
     yield connect
 
