@@ -372,6 +372,34 @@ def test_state_file_keeps_manage_changes(mcpx_bin, ab, tmp_path):
     assert len(aside) == 1 and aside[0].read_text() == '{"version": 1, "servers": ['
 
 
+def test_stdio_manage_changes_survive_a_restart(mcpx, example, tmp_path):
+    """mcpx --stdio with --config and --state: manage add / disable are kept for the next start."""
+    a, b = example("a"), example("b")
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"a": {"url": a.url, "headers": {"Authorization": "Bearer hunter22"}}}}))
+    state = tmp_path / "state.json"
+    flags = ("--config", str(config), "--state", str(state))
+
+    first = mcpx([], *flags)
+    first.initialize()
+    first.call_ok("manage", {"action": "add", "name": "b", "url": b.url})
+    first.call_ok("manage", {"action": "disable", "name": "a"})
+    saved = json.loads(state.read_text())
+    assert saved["servers"] == [{"name": "a", "enabled": False}, {"name": "b", "url": b.url, "enabled": True}]
+    assert "hunter22" not in state.read_text()
+    first.close()
+
+    second = mcpx([], *flags)
+    second.initialize()
+    names = second.tool_names()
+    assert "b__echo" in names
+    assert not any(n.startswith("a__") for n in names)
+    second.call_ok("manage", {"action": "enable", "name": "a"})
+    assert "a__echo" in second.tool_names()
+    # Back to what the configuration says: only the added server remains in the state.
+    assert json.loads(state.read_text())["servers"] == [{"name": "b", "url": b.url, "enabled": True}]
+
+
 def test_version(mcpx_bin):
     r = run(mcpx_bin, "--version")
     assert r.returncode == 0
