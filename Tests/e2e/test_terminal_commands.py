@@ -207,9 +207,10 @@ def test_call_unknown_tool_is_a_jsonrpc_error(mcpx_bin, ab):
 
 def test_call_to_unreachable_server(mcpx_bin, ab, dead_url):
     a, _ = ab
-    # Its tools were never listed, so the name is unknown; a's tools still work.
+    # Its tools were never listed; the answer says why instead of "unknown tool". a's tools still work.
     r = run(mcpx_bin, "call", "dead__echo", "{}", *servers_flag(a=a.url, dead=dead_url))
     assert r.returncode == 1
+    assert "Server 'dead' is unavailable" in r.stdout and "refused" in r.stdout
     r = run(mcpx_bin, "call", "a__echo", '{"text": "x"}', *servers_flag(a=a.url, dead=dead_url))
     assert r.returncode == 0, r.stderr
 

@@ -49,7 +49,8 @@ public enum TerminalCommands {
         }
 
         let loop = CurlLoop()
-        let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log, client: nil)
+        let needed = neededServers(options, servers)
+        let proxy = MultiServerProxy(settings: options.settings, servers: needed, loop: loop, log: log, client: nil)
         if let path = options.statePath {
             let file = StateFile(path: path, log: log)
             await proxy.setStateSaver { file.save($0) }
@@ -66,6 +67,21 @@ public enum TerminalCommands {
         await proxy.shutdown()
         loop.shutdown()
         return code
+    }
+
+    /// The servers a command has to connect: `tools SERVER` and `call SERVER__tool` need only
+    /// that one (server names cannot contain `__`, so the prefix is unambiguous); the rest need all.
+    static func neededServers(_ options: Options, _ servers: [ServerConfig]) -> [ServerConfig] {
+        let target: String?
+        switch options.command {
+        case .tools: target = options.commandArgs.first
+        case .call:
+            let tool = options.commandArgs.first ?? ""
+            target = ManagementTools.names.contains(tool) ? nil : tool.range(of: ToolNaming.separator).map { String(tool[..<$0.lowerBound]) }
+        default: target = nil
+        }
+        guard let target, servers.contains(where: { $0.name == target }) else { return servers }
+        return servers.filter { $0.name == target }
     }
 
     // MARK: list
@@ -104,7 +120,7 @@ public enum TerminalCommands {
     // MARK: tools
 
     static func tools(_ proxy: MultiServerProxy, server: String?, _ out: TerminalOutput) async -> Int32 {
-        await proxy.waitForFirstAttempts(server.map { [$0] })
+        await proxy.waitForFirstAttempts()
         let snap = proxy.router.snapshot
         let listed = (try? JSONParser.parse(snap.toolsListResult))?["tools"]?.arrayValue ?? []
         var items: [(name: String, server: String?, tool: String, description: String)] = []
@@ -141,15 +157,7 @@ public enum TerminalCommands {
     // MARK: call
 
     static func call(_ proxy: MultiServerProxy, tool: String, arguments: JSONValue?, _ out: TerminalOutput) async -> Int32 {
-        // `server__tool` needs only that server; other names (own tools, shortened names) need all.
-        let names = await proxy.serverNames
-        if let r = tool.range(of: ToolNaming.separator), names.contains(String(tool[..<r.lowerBound])),
-            !ManagementTools.names.contains(tool)
-        {
-            await proxy.waitForFirstAttempts([String(tool[..<r.lowerBound])])
-        } else {
-            await proxy.waitForFirstAttempts()
-        }
+        await proxy.waitForFirstAttempts()
         switch await proxy.callTool(tool, arguments: arguments) {
         case .rpcError(let e):
             if out.json {

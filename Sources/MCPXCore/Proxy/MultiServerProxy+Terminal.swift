@@ -71,6 +71,11 @@ extension MultiServerProxy {
             return .result(await callManagementTool(name, arguments: arguments))
         }
         guard let route = router.snapshot.tools[name] else {
+            // A tool of a server that never connected is unknown; say why rather than just that.
+            if let r = name.range(of: ToolNaming.separator), let c = entries[String(name[..<r.lowerBound])]?.config, c.status != .ready {
+                let why = c.status == .disabled ? "is disabled" : "is unavailable: \(c.lastError ?? "not connected")"
+                return .result(Message.toolError("Server '\(c.name)' \(why); \(name) was not called."))
+            }
             return .rpcError(RPCError(.invalidParams, "Unknown tool: \(name)").json)
         }
         if router.snapshot.backends[route.server]?.status != .ready {
