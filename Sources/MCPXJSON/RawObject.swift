@@ -8,9 +8,17 @@ public struct RawObject: Sendable {
 
     /// Scans `bytes`, which must hold one JSON object (whitespace around it allowed), validating all of it.
     public init(_ bytes: [UInt8]) throws(JSONParseError) {
+        try self.init(bytes, range: 0..<bytes.count)
+    }
+
+    /// Scans the object held by `bytes[range]` (a member of a larger message) without copying:
+    /// member ranges index `bytes`.
+    public init(_ bytes: [UInt8], range: Range<Int>) throws(JSONParseError) {
         self.bytes = bytes
         var found: [(key: String, range: Range<Int>)] = []
-        let r: Result<Void, JSONParseError> = bytes.withUnsafeBufferPointer { buf in
+        let base = range.lowerBound
+        let r: Result<Void, JSONParseError> = bytes.withUnsafeBufferPointer { whole in
+            let buf = UnsafeBufferPointer(rebasing: whole[range])
             var p = JSONParser(buf)
             do throws(JSONParseError) {
                 try p.expect(UInt8(ascii: "{"))
@@ -22,8 +30,8 @@ public struct RawObject: Sendable {
                     }
                     let key = try p.parseString()
                     try p.expect(UInt8(ascii: ":"))
-                    let range = try p.skipValue()
-                    found.append((key: key, range: range))
+                    let r = try p.skipValue()
+                    found.append((key: key, range: (r.lowerBound + base)..<(r.upperBound + base)))
                     let c = try p.peek()
                     if c == UInt8(ascii: ",") {
                         try p.expect(c)

@@ -36,8 +36,9 @@ public enum StdioCommand {
                 src.resume()
                 SignalSources.keep(src)
             }
-            StdinReader(maxLineBytes: options.maxLineBytes).start(
-                onLine: { server.handle(line: $0) }, onEOF: { finish("end of input") })
+            let stdin = StdinSource(
+                maxLineBytes: options.maxLineBytes, onLine: { server.handle(line: $0) }, onEOF: { finish("end of input") })
+            loop.watch(fd: 0) { stdin.readable() }
         }
         log.info("shutting down (\(reason))")
         await server.drain(graceSeconds: 2)

@@ -28,9 +28,9 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
 public struct HTTPHeaders: Sendable {
     public var fields: [(name: String, value: String)] = []
 
+    /// `name` must be lowercase.
     public subscript(name: String) -> String? {
-        let n = name.lowercased()
-        for f in fields where f.name == n { return f.value }
+        for f in fields where f.name == name { return f.value }
         return nil
     }
 }
@@ -106,25 +106,46 @@ public final class HTTPTransfer: @unchecked Sendable {
         return onHead(status, responseHeaders)
     }
 
+    /// The response headers mcpx reads; others are skipped without building strings.
+    static let keptHeaders: [(name: [UInt8], key: String)] = ["content-type", "mcp-session-id", "www-authenticate", "retry-after"]
+        .map { (Array($0.utf8), $0) }
+
     func headerLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var end = bytes.count
         while end > 0 && (bytes[end - 1] == 0x0A || bytes[end - 1] == 0x0D) { end -= 1 }
-        let line = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self)
-        if line.hasPrefix("HTTP/") {
-            // A new response head (after a 1xx, or the first one).
-            let parts = line.split(separator: " ", maxSplits: 2)
-            status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-            responseHeaders = HTTPHeaders()
-            return true
-        }
-        if line.isEmpty {
+        if end == 0 {
             if status >= 200 { return deliverHead() }
             return true
         }
-        if let colon = line.firstIndex(of: ":") {
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if responseHeaders.fields.count < 200 { responseHeaders.fields.append((name: name, value: value)) }
+        // "HTTP/1.1 200 OK": a new response head (after a 1xx, or the first one).
+        if end > 12 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "T") && bytes[4] == UInt8(ascii: "/") {
+            var i = 5
+            while i < end && bytes[i] != 0x20 { i += 1 }
+            var code = 0
+            i += 1
+            while i < end && bytes[i] >= 0x30 && bytes[i] <= 0x39 {
+                code = code * 10 + Int(bytes[i] - 0x30)
+                i += 1
+            }
+            status = code
+            responseHeaders = HTTPHeaders()
+            return true
+        }
+        guard let colon = (0..<end).first(where: { bytes[$0] == UInt8(ascii: ":") }) else { return true }
+        for h in Self.keptHeaders where h.name.count == colon {
+            var same = true
+            for k in 0..<colon where h.name[k] != (bytes[k] | 0x20) {
+                same = false
+                break
+            }
+            guard same else { continue }
+            var v = colon + 1
+            while v < end && (bytes[v] == 0x20 || bytes[v] == 0x09) { v += 1 }
+            var e = end
+            while e > v && (bytes[e - 1] == 0x20 || bytes[e - 1] == 0x09) { e -= 1 }
+            let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[v..<e]), as: UTF8.self)
+            if responseHeaders.fields.count < 16 { responseHeaders.fields.append((name: h.key, value: value)) }
+            break
         }
         return true
     }

@@ -10,7 +10,8 @@ final class PendingCall: Sendable {
     struct State {
         var connection: BackendConnection
         var backendID: Int64
-        var transfer: HTTPTransfer?
+        /// Weak: the transfer's callbacks hold this call, and the loop holds the transfer while it runs.
+        weak var transfer: HTTPTransfer?
         /// When the call times out unless progress arrives (monotonic ns).
         var deadline: UInt64 = .max
         /// The hard limit, whatever progress says.
@@ -30,13 +31,15 @@ extension StdioServer {
     /// `tools/call`: mcpx's own tools go to the actor; backend tools are forwarded from this thread.
     func toolCall(id: RPCID, _ msg: IncomingMessage, reply: @escaping Reply) {
         guard let paramsRange = msg.raw.range("params"),
-            let params = try? RawObject(Array(msg.raw.bytes[paramsRange])),
+            let params = try? RawObject(msg.raw.bytes, range: paramsRange),
             case .string(let name)? = params.value("name")
         else {
             reply(Message.error(id: id, .invalidParams("Invalid params: tools/call needs params.name (a string)")))
             return
         }
-        if let args = params.value("arguments"), !args.isNull, args.objectValue == nil {
+        if let args = params.range("arguments"), let first = params.bytes[args].first,
+            first != UInt8(ascii: "{") && first != UInt8(ascii: "n")
+        {
             reply(Message.error(id: id, .invalidParams("Invalid params: tools/call arguments must be an object")))
             return
         }
