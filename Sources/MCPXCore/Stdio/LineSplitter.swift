@@ -105,39 +105,3 @@ public final class StdinSource: @unchecked Sendable {
         return true
     }
 }
-
-/// Reads stdin on a thread of its own and hands each line to `onLine`; calls `onEOF` at the end.
-public final class StdinReader: Sendable {
-    let fd: Int32
-    let maxLineBytes: Int
-
-    public init(fd: Int32 = 0, maxLineBytes: Int) {
-        self.fd = fd
-        self.maxLineBytes = maxLineBytes
-    }
-
-    /// Starts the reading thread. The thread ends at EOF or on a read error.
-    public func start(
-        onLine: @escaping @Sendable (LineSplitter.Line) -> Void, onEOF: @escaping @Sendable () -> Void
-    ) {
-        let fd = self.fd
-        let max = self.maxLineBytes
-        let t = Thread {
-            var splitter = LineSplitter(maxLineBytes: max)
-            let cap = 1 << 16
-            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: cap, alignment: 1)
-            defer { buf.deallocate() }
-            while true {
-                let n = read(fd, buf.baseAddress, cap)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                for line in splitter.feed(UnsafeRawBufferPointer(rebasing: buf[0..<n])) { onLine(line) }
-            }
-            if let last = splitter.finish() { onLine(last) }
-            onEOF()
-        }
-        t.name = "mcpx-stdin"
-        t.stackSize = 8 << 20  // parsing nests; JSONParser.maxDepth keeps it bounded
-        t.start()
-    }
-}
