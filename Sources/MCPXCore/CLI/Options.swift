@@ -54,7 +54,9 @@ public struct Options: Sendable {
 
         TIMING
           --startup-timeout S        how long the first tools/list waits for backends (default 5)
-          --call-timeout S           per-call timeout (default 60)
+          --call-timeout S           a call fails after S seconds without an answer or progress (default 60)
+          --max-call-time S          hard limit per call, whatever progress says (default 600)
+          --max-in-flight N          calls in flight to one backend at most (default 512)
           --connect-timeout S        initialize / list timeout per backend (default 10)
           --health-interval S        background ping interval (default 30)
           --backoff-cap S            longest wait between reconnect attempts (default 10)
@@ -117,6 +119,8 @@ public struct Options: Sendable {
             case "--max-tools": o.settings.maxTools = Int(try number(a, try val(), min: 1, max: 1_000_000))
             case "--startup-timeout": o.settings.startupTimeout = try number(a, try val(), min: 0, max: 600)
             case "--call-timeout": o.settings.callTimeout = try number(a, try val(), min: 0.01, max: 86_400)
+            case "--max-call-time": o.settings.maxCallTime = try number(a, try val(), min: 0.01, max: 86_400)
+            case "--max-in-flight": o.settings.maxInFlight = Int(try number(a, try val(), min: 1, max: 1_000_000))
             case "--connect-timeout": o.settings.connectTimeout = try number(a, try val(), min: 0.1, max: 600)
             case "--health-interval": o.settings.healthInterval = try number(a, try val(), min: 0.1, max: 86_400)
             case "--backoff-cap": o.settings.backoffCap = try number(a, try val(), min: 0.1, max: 3_600)

@@ -340,13 +340,14 @@ public actor MultiServerProxy {
         guard let e = entries[name] else { return }
         var tools: [ExposedTool] = []
         var seen = Set<String>()
-        let allow = e.config.allowTools + settings.globalAllowTools
-        let deny = e.config.denyTools + settings.globalDenyTools
         for t in raw.prefix(20_000) {
             guard case .object(var obj) = t, case .string(let original)? = obj["name"], !original.isEmpty,
                 original.utf8.count <= 1024, !seen.contains(original)
             else { continue }
-            guard ToolFilter.allows(original, allow: allow, deny: deny) else { continue }
+            // Both filters must let a tool through: the server's own lists and the global ones.
+            guard ToolFilter.allows(original, allow: e.config.allowTools, deny: e.config.denyTools),
+                ToolFilter.allows(original, allow: settings.globalAllowTools, deny: settings.globalDenyTools)
+            else { continue }
             seen.insert(original)
             let exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName)
             obj["name"] = .string(exposed)
