@@ -1,19 +1,24 @@
 import CCurl
 import Foundation
 import Synchronization
+#if os(Linux)
+import Glibc
+#endif
 
 /// The one thread that drives every HTTP transfer of mcpx through a libcurl multi handle.
 ///
-/// This file and `HTTPTransfer.swift` are the only places that call libcurl. Other threads hand
-/// transfers over through a locked queue and wake the loop with `curl_multi_wakeup`; the multi
-/// handle's connection cache keeps connections to each backend alive across requests.
+/// This file, `CurlLoop+Linux.swift` and `HTTPTransfer.swift` are the only places that call libcurl.
+/// Other threads hand transfers over through a locked queue and wake the loop; the multi handle's
+/// connection cache keeps connections to each backend alive across requests. On Linux the loop is
+/// driven by epoll and `curl_multi_socket_action`, so each wake-up touches only the transfers whose
+/// sockets are ready (see `CurlLoop+Linux.swift`); elsewhere by `curl_multi_poll`.
 public final class CurlLoop: @unchecked Sendable {
     enum Command {
         case add(HTTPTransfer)
         case cancel(HTTPTransfer)
     }
 
-    private let multi: UnsafeMutableRawPointer
+    let multi: UnsafeMutableRawPointer
     private let queue = Mutex<(commands: [Command], stopping: Bool)>(([], false))
     private let stopped = Mutex<Bool>(false)
     private var thread: Thread?
@@ -25,8 +30,16 @@ public final class CurlLoop: @unchecked Sendable {
     /// A file descriptor the loop also watches (stdin), and what to do when it is readable.
     /// Reading the client on the same thread that drives the backends saves a thread hop and a
     /// wake-up per call. The handler returns false to stop watching (EOF).
-    private let watched = Mutex<(fd: Int32, handler: (@Sendable () -> Bool)?)>((-1, nil))
-    private var loopThreadID: pthread_t?
+    let watched = Mutex<(fd: Int32, handler: (@Sendable () -> Bool)?)>((-1, nil))
+    var loopThreadID: pthread_t?
+    #if os(Linux)
+    /// The loop's epoll instance and the eventfd other threads write to wake it.
+    let epollFD: Int32 = epoll_create1(Int32(EPOLL_CLOEXEC))
+    let wakeFD: Int32 = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+    /// Sockets curl asked us to watch, and when curl wants `socket_action(TIMEOUT)` next.
+    var watchedSockets: Set<Int32> = []
+    var timerDeadline: UInt64?
+    #endif
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
@@ -55,7 +68,7 @@ public final class CurlLoop: @unchecked Sendable {
             return true
         }
         if accepted {
-            curl_multi_wakeup(multi)
+            wake()
         } else {
             t.onDone(HTTPError(.cancelled, "mcpx is shutting down"))
         }
@@ -64,7 +77,7 @@ public final class CurlLoop: @unchecked Sendable {
     /// Aborts a transfer; its `onDone` gets `.cancelled` (if it had not finished already).
     public func cancel(_ t: HTTPTransfer) {
         queue.withLock { $0.commands.append(.cancel(t)) }
-        curl_multi_wakeup(multi)
+        wake()
     }
 
     /// Ends the loop: unfinished transfers complete with `.cancelled`. Waits for the thread.
@@ -75,42 +88,75 @@ public final class CurlLoop: @unchecked Sendable {
         }
         if already { return }
         queue.withLock { $0.stopping = true }
-        curl_multi_wakeup(multi)
+        wake()
         done.wait()
     }
 
     /// Watches `fd` on the loop thread; `handler` runs there whenever it is readable.
     public func watch(fd: Int32, handler: @escaping @Sendable () -> Bool) {
         watched.withLock { $0 = (fd, handler) }
+        wake()
+    }
+
+    func wake() {
+        #if os(Linux)
+        var one: UInt64 = 1
+        _ = Foundation.write(wakeFD, &one, 8)
+        #else
         curl_multi_wakeup(multi)
+        #endif
+    }
+
+    /// Takes what other threads queued; returns true when the loop must stop.
+    func drainQueue() -> Bool {
+        let (cmds, stopping) = queue.withLock { q -> ([Command], Bool) in
+            let c = q.commands
+            q.commands.removeAll(keepingCapacity: true)
+            return (c, q.stopping)
+        }
+        for c in cmds {
+            switch c {
+            case .add(let t): add(t)
+            case .cancel(let t): finish(t, HTTPError(.cancelled, "cancelled"))
+            }
+        }
+        return stopping
+    }
+
+    /// Completes the transfers curl says are done.
+    func collectFinished() {
+        var left: Int32 = 0
+        while let msg = curl_multi_info_read(multi, &left) {
+            guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle,
+                let t = active[easy]
+            else { continue }
+            let code = msg.pointee.data.result
+            finish(t, code == CURLE_OK ? nil : error(for: code, t))
+        }
     }
 
     private func run() {
         loopThreadID = pthread_self()
+        #if os(Linux)
+        runEpoll()
+        #else
+        runPoll()
+        #endif
+        for t in Array(active.values) { finish(t, HTTPError(.cancelled, "mcpx is shutting down")) }
+        for h in idleHandles { curl_easy_cleanup(h) }
+        idleHandles = []
+        curl_multi_cleanup(multi)
+        done.signal()
+    }
+
+    /// The portable loop: `curl_multi_perform` + `curl_multi_poll`.
+    func runPoll() {
         var running: Int32 = 0
         var extra = curl_waitfd()
         while true {
-            let (cmds, stopping) = queue.withLock { q -> ([Command], Bool) in
-                let c = q.commands
-                q.commands.removeAll(keepingCapacity: true)
-                return (c, q.stopping)
-            }
-            for c in cmds {
-                switch c {
-                case .add(let t): add(t)
-                case .cancel(let t): finish(t, HTTPError(.cancelled, "cancelled"))
-                }
-            }
-            if stopping { break }
+            if drainQueue() { break }
             curl_multi_perform(multi, &running)
-            var left: Int32 = 0
-            while let msg = curl_multi_info_read(multi, &left) {
-                guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle,
-                    let t = active[easy]
-                else { continue }
-                let code = msg.pointee.data.result
-                finish(t, code == CURLE_OK ? nil : error(for: code, t))
-            }
+            collectFinished()
             let (fd, handler) = watched.withLock { $0 }
             if let handler, fd >= 0 {
                 extra.fd = fd
@@ -125,14 +171,9 @@ public final class CurlLoop: @unchecked Sendable {
                 curl_multi_poll(multi, nil, 0, 1000, nil)
             }
         }
-        for t in Array(active.values) { finish(t, HTTPError(.cancelled, "mcpx is shutting down")) }
-        for h in idleHandles { curl_easy_cleanup(h) }
-        idleHandles = []
-        curl_multi_cleanup(multi)
-        done.signal()
     }
 
-    private func error(for code: CURLcode, _ t: HTTPTransfer) -> HTTPError {
+    func error(for code: CURLcode, _ t: HTTPTransfer) -> HTTPError {
         if let r = t.abortReason { return r }
         let text = String(cString: curl_easy_strerror(code))
         switch code {
@@ -145,7 +186,7 @@ public final class CurlLoop: @unchecked Sendable {
         }
     }
 
-    private func add(_ t: HTTPTransfer) {
+    func add(_ t: HTTPTransfer) {
         let easy: UnsafeMutableRawPointer
         if let h = idleHandles.popLast() {
             curl_easy_reset(h)
@@ -200,7 +241,7 @@ public final class CurlLoop: @unchecked Sendable {
         curl_multi_add_handle(multi, easy)
     }
 
-    private func finish(_ t: HTTPTransfer, _ err: HTTPError?) {
+    func finish(_ t: HTTPTransfer, _ err: HTTPError?) {
         if t.finished { return }
         t.finished = true
         if let easy = t.easy {
