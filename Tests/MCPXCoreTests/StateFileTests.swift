@@ -198,10 +198,11 @@ private func server(_ name: String, _ url: String = "http://h/mcp", enabled: Boo
         try dir.write(
             "state.json", #"{"version": 1, "servers": [{"name": "x", "url": "http://x/mcp", "enabled": true}], "removed": ["a"]}"#)
         let options = try Options.parse(["--config", config, "--state", statePath])
-        let servers = try ServerSet.resolve(options, log: .silent, environment: [:])
+        let resolved = try ServerSet.resolveWithState(options, log: .silent, environment: [:])
+        let servers = resolved.servers
         #expect(servers.map(\.name) == ["b", "x"])
         // The file the proxy saves through compares against the configuration, not the merged set.
-        let file = StateFile(path: statePath, log: .silent)
+        let file = try #require(resolved.stateFile)
         var now = servers
         now[0].enabled = false
         let snap = file.snapshot(for: now)

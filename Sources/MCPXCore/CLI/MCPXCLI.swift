@@ -27,18 +27,18 @@ public enum MCPXCLI {
             stderrLine("mcpx: error: \(error)")
             return 2
         }
-        let servers: [ServerConfig]
+        let resolved: ServerSet.Resolved
         do {
-            servers = try ServerSet.resolve(options, log: log)
+            resolved = try ServerSet.resolveWithState(options, log: log)
         } catch {
             stderrLine("mcpx: error: \(error)")
             return 2
         }
         switch options.command {
         case .serve:
-            return await StdioCommand.run(options, servers: servers, log: log)
+            return await StdioCommand.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         case .list, .tools, .call, .check:
-            return await TerminalCommands.run(options, servers: servers, log: log)
+            return await TerminalCommands.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         }
     }
 

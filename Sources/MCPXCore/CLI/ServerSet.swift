@@ -5,9 +5,22 @@ import Foundation
 /// A server name may be defined once across all config files and flags. The state file then
 /// applies what `manage` changed earlier (see `StateFile`).
 public enum ServerSet {
+    /// The servers to start, and the state file (if any) that records later `manage` changes
+    /// against what the configuration said.
+    public struct Resolved: Sendable {
+        public var servers: [ServerConfig]
+        public var stateFile: StateFile?
+    }
+
     public static func resolve(
         _ options: Options, log: Logger, environment: [String: String]? = nil
     ) throws(ConfigError) -> [ServerConfig] {
+        try resolveWithState(options, log: log, environment: environment).servers
+    }
+
+    public static func resolveWithState(
+        _ options: Options, log: Logger, environment: [String: String]? = nil
+    ) throws(ConfigError) -> Resolved {
         let environment = environment ?? ProcessInfo.processInfo.environment
         var all: [ServerConfig] = []
         var origin: [String: String] = [:]
@@ -33,12 +46,12 @@ public enum ServerSet {
             origin[s.name] = "--servers"
             all.append(s)
         }
-        guard let statePath = options.statePath else { return all }
+        guard let statePath = options.statePath else { return Resolved(servers: all, stateFile: nil) }
         try checkStateDirectory(statePath)
         let state = try StateFile.load(path: statePath, log: log)
-        StateFile.rememberBaseline(path: statePath, configured: all, removed: state?.removed ?? [])
-        guard let state else { return all }
-        return StateFile.apply(state, to: all, file: statePath, log: log)
+        let file = StateFile(path: statePath, log: log, configured: all, removed: state?.removed ?? [])
+        guard let state else { return Resolved(servers: all, stateFile: file) }
+        return Resolved(servers: StateFile.apply(state, to: all, file: statePath, log: log), stateFile: file)
     }
 
     /// The state file's directory must exist and be writable: find out now, not at the first `manage`.

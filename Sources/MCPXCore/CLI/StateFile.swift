@@ -73,20 +73,6 @@ public final class StateFile: Sendable {
         memory = Mutex(Memory(configured: configured.map { Configured(name: $0.name, url: $0.url, enabled: $0.enabled) }, removed: removed))
     }
 
-    /// A state file whose baseline is the one `ServerSet.resolve` recorded for `path` (none if
-    /// it did not run: then every server counts as added).
-    public convenience init(path: String, log: Logger) {
-        let b = Self.baselines.withLock { $0[path] }
-        self.init(path: path, log: log, configured: b?.configured ?? [], removed: b?.removed ?? [])
-    }
-
-    static let baselines = Mutex<[String: (configured: [ServerConfig], removed: [String])]>([:])
-
-    /// Records what the configuration said before the state was applied, for `init(path:log:)`.
-    public static func rememberBaseline(path: String, configured: [ServerConfig], removed: [String]) {
-        baselines.withLock { $0[path] = (configured, removed) }
-    }
-
     // MARK: Saving
 
     /// Called by the proxy after every `manage` change. Never throws: a failure is logged and the

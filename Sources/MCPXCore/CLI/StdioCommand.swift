@@ -4,13 +4,12 @@ import Synchronization
 
 /// `mcpx --stdio`: serve MCP on stdin/stdout until EOF or SIGTERM, then shut down cleanly.
 public enum StdioCommand {
-    public static func run(_ options: Options, servers: [ServerConfig], log: Logger) async -> Int32 {
+    public static func run(_ options: Options, servers: [ServerConfig], stateFile: StateFile?, log: Logger) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         let loop = CurlLoop()
         let client = ClientChannel(writer: StdoutWriter())
         let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log, client: client)
-        if let path = options.statePath {
-            let file = StateFile(path: path, log: log)
+        if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }
         }
         let server = StdioServer(client: client, proxy: proxy, log: log)

@@ -13,7 +13,7 @@ import Glibc
 /// (a tool error, a JSON-RPC error, an unhealthy server, a server that could not be reached);
 /// 2 a usage or configuration error.
 public enum TerminalCommands {
-    public static func run(_ options: Options, servers: [ServerConfig], log: Logger) async -> Int32 {
+    public static func run(_ options: Options, servers: [ServerConfig], stateFile: StateFile?, log: Logger) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)  // `mcpx tools | head` must not kill mcpx mid-shutdown
         let out = TerminalOutput(json: options.json)
         let command = options.command.rawValue
@@ -51,8 +51,7 @@ public enum TerminalCommands {
         let loop = CurlLoop()
         let needed = neededServers(options, servers)
         let proxy = MultiServerProxy(settings: options.settings, servers: needed, loop: loop, log: log, client: nil)
-        if let path = options.statePath {
-            let file = StateFile(path: path, log: log)
+        if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }
         }
         await proxy.start(clientCapabilities: .object([:]))

@@ -50,5 +50,5 @@ public final class ClientChannel: Sendable {
         if now { writer.send(Message.notification(method: method, params: nil)) }
     }
 
-    public func send(_ message: [UInt8]) { writer.send(message) }
+    public func send(_ message: consuming [UInt8]) { writer.send(message) }
 }

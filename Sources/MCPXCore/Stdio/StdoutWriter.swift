@@ -12,7 +12,8 @@ public final class StdoutWriter: Sendable {
 
     /// Writes `message` plus a newline. Returns false once the peer has gone (EPIPE).
     @discardableResult
-    public func send(_ message: [UInt8]) -> Bool {
+    public func send(_ message: consuming [UInt8]) -> Bool {
+        // Consumed, so appending the newline reuses the message's own storage (builders leave room).
         var line = message
         // Backend JSON passed through may be pretty-printed. Valid JSON has no raw newline inside a
         // string, so any newline byte is whitespace and a space keeps the message on one line.
