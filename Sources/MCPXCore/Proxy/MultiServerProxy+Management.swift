@@ -75,10 +75,11 @@ extension MultiServerProxy {
             let error = e.config.lastError ?? "unknown error"
             entries[name] = nil
             order.removeAll { $0 == name }
-            publish()
+            publishNow()
             return ManagementTools.failure("Could not add \"\(name)\" at \(Redact.url(url)): \(error)")
         }
         startSupervisorAfterConnect(name)
+        publishNow()
         persist()
         let count = e.tools.count
         return ManagementTools.result(
@@ -111,7 +112,7 @@ extension MultiServerProxy {
         entries[name] = nil
         order.removeAll { $0 == name }
         for c in e.attemptWaiters { c.resume() }
-        publish()
+        publishNow()
         persist()
         await e.connection.close()
         log.info("manage: removed \(name)")
@@ -135,6 +136,7 @@ extension MultiServerProxy {
                 let ok = await attemptConnect(name)
                 if ok { startSupervisorAfterConnect(name) } else { startSupervisor(name) }
             }
+            publishNow()
             let c = entries[name]?.config
             let count = entries[name]?.tools.count ?? 0
             let text = c?.status == .ready
@@ -145,7 +147,7 @@ extension MultiServerProxy {
             entries[name]!.supervisor?.cancel()
             entries[name]!.supervisor = nil
             entries[name]!.config.status = .disabled
-            publish()
+            publishNow()
             await e.connection.close()
             return ManagementTools.result(
                 "Disabled \"\(name)\" (\(e.tools.count) tools withdrawn)",

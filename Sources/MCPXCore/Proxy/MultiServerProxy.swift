@@ -47,6 +47,9 @@ public actor MultiServerProxy {
         var attemptInProgress = false
         /// Prompts (exposed name, original name, definition), resources and templates, as last fetched.
         var prompts: [ExposedTool] = []
+        /// This backend's part of the router and of the tools/list answer, built when its tools change.
+        var toolRoutes: [String: Router.Route] = [:]
+        var toolBytes: [UInt8] = []
         var resources: [JSONValue] = []
         var templates: [JSONValue] = []
         /// Whether the backend keeps a GET stream open for list changes (else lists are polled).
@@ -67,7 +70,8 @@ public actor MultiServerProxy {
     var startupWaiters: [CheckedContinuation<Void, Never>] = []
     var startupDeadlinePassed = false
     var clientCapabilities: JSONValue = .object([:])
-    var lastPublishedNames: [String] = []
+    var needsPublish = false
+    var publishScheduled = false
     var lastPublishedBytes: [UInt8] = []
     var shuttingDown = false
     /// Totals across backends that are gone (removed), so totals never go down.
@@ -149,6 +153,7 @@ public actor MultiServerProxy {
     func checkStartupDone() {
         let done = startupDeadlinePassed || order.allSatisfy { entries[$0]?.firstAttemptDone ?? true || entries[$0]?.config.enabled == false }
         guard done else { return }
+        if !router.snapshot.startupDone { publishNow() }
         router.update { $0.startupDone = true }
         let w = startupWaiters
         startupWaiters = []
@@ -304,6 +309,7 @@ public actor MultiServerProxy {
             entries[name]!.attemptInProgress = true
         }
         await withCheckedContinuation { c in entries[name]?.attemptWaiters.append(c) ?? c.resume() }
+        if needsPublish { publishNow() }  // the caller reads the router next
         return entries[name]?.config.status == .ready
     }
 
@@ -340,6 +346,8 @@ public actor MultiServerProxy {
         guard let e = entries[name] else { return }
         var tools: [ExposedTool] = []
         var seen = Set<String>()
+        var routes: [String: Router.Route] = [:]
+        var bytes: [UInt8] = []
         for t in raw.prefix(20_000) {
             guard case .object(var obj) = t, case .string(let original)? = obj["name"], !original.isEmpty,
                 original.utf8.count <= 1024, !seen.contains(original)
@@ -349,55 +357,68 @@ public actor MultiServerProxy {
                 ToolFilter.allows(original, allow: settings.globalAllowTools, deny: settings.globalDenyTools)
             else { continue }
             seen.insert(original)
-            let exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName)
+            var exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName)
+            // A collision (two hashed names alike) is resolved with a salt. Names of different
+            // servers cannot collide: each starts with its own server's name.
+            var salt = 0
+            while routes[exposed] != nil && salt < 100 {
+                salt += 1
+                exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName, salt: salt)
+            }
             obj["name"] = .string(exposed)
-            tools.append(ExposedTool(exposedName: exposed, originalName: original, definition: .object(obj)))
+            let def = JSONValue.object(obj)
+            routes[exposed] = Router.Route(server: name, tool: original)
+            if !bytes.isEmpty { bytes.append(UInt8(ascii: ",")) }
+            def.write(to: &bytes)
+            tools.append(ExposedTool(exposedName: exposed, originalName: original, definition: def))
         }
         entries[name]!.tools = tools
+        entries[name]!.toolRoutes = routes
+        entries[name]!.toolBytes = bytes
         entries[name]!.config.toolCount = tools.count
         publish()
     }
 
-    /// Rebuilds the router snapshot and the tools/list answer; tells the client if the list changed.
+    /// Asks for the router to be rebuilt. Bursts (hundreds of backends connecting at once) are
+    /// coalesced into one rebuild; `publishNow` is for callers that need the new routes at once.
     func publish() {
+        needsPublish = true
+        guard !publishScheduled else { return }
+        publishScheduled = true
+        Task { [weak self] in await self?.publishIfNeeded() }
+    }
+
+    func publishIfNeeded() {
+        publishScheduled = false
+        if needsPublish { publishNow() }
+    }
+
+    /// Rebuilds the router snapshot and the tools/list answer from each backend's cached part;
+    /// tells the client if the list changed.
+    func publishNow() {
+        needsPublish = false
         var routes: [String: Router.Route] = [:]
         var backends: [String: Router.Backend] = [:]
-        var names: [String] = []
         var out = Array(#"{"tools":["#.utf8)
-        var first = true
+        var count = 0
         for def in ManagementTools.definitions(readOnly: settings.readOnly) {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
+            if count > 0 { out.append(UInt8(ascii: ",")) }
             def.write(to: &out)
-            if case .string(let n)? = def["name"] { names.append(n) }
+            count += 1
         }
         for name in order {
             guard let e = entries[name] else { continue }
             let timeout = Int((e.config.timeoutSeconds ?? settings.callTimeout) * 1000)
             backends[name] = Router.Backend(connection: e.connection, status: e.config.status, timeoutMillis: timeout)
-            let listed = e.config.enabled && e.config.status == .ready
-            for var t in e.tools {
-                // Collisions (practically only between hashed names) are resolved with a salt.
-                var salt = 0
-                while routes[t.exposedName] != nil && salt < 100 {
-                    salt += 1
-                    t.exposedName = ToolNaming.exposedName(server: name, tool: t.originalName, max: settings.maxToolName, salt: salt)
-                    if case .object(var o) = t.definition {
-                        o["name"] = .string(t.exposedName)
-                        t.definition = .object(o)
-                    }
-                }
-                routes[t.exposedName] = Router.Route(server: name, tool: t.originalName)
-                if listed {
-                    if !first { out.append(UInt8(ascii: ",")) }
-                    first = false
-                    t.definition.write(to: &out)
-                    names.append(t.exposedName)
-                }
+            // Routes stay for tools of failed and disabled backends: a call gets a clear answer.
+            routes.merge(e.toolRoutes) { a, _ in a }
+            if e.config.enabled && e.config.status == .ready && !e.toolBytes.isEmpty {
+                out.append(UInt8(ascii: ","))
+                out.append(contentsOf: e.toolBytes)
+                count += e.tools.count
             }
         }
         out.append(contentsOf: "]}".utf8)
-        let count = names.count
         router.update { s in
             s.tools = routes
             s.backends = backends
@@ -406,7 +427,6 @@ public actor MultiServerProxy {
         }
         if out != lastPublishedBytes {
             lastPublishedBytes = out
-            lastPublishedNames = names
             // Changes before start-up ends are part of the first tools/list anyway.
             if router.snapshot.startupDone { client?.listChanged("notifications/tools/list_changed") }
         }
