@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "mcpx", targets: ["mcpx"]),
         .executable(name: "mcpx-example-server", targets: ["mcpx-example-server"]),
+        .executable(name: "mcpx-bench", targets: ["mcpx-bench"]),
         .library(name: "MCPXCore", targets: ["MCPXCore"]),
     ],
     targets: [
@@ -33,6 +34,9 @@ let package = Package(
         .executableTarget(name: "mcpx", dependencies: ["MCPXCore"], swiftSettings: swiftSettings),
         // A small MCP server (Streamable HTTP on loopback) for the demo, tests and benchmarks.
         .executableTarget(name: "mcpx-example-server", dependencies: ["MCPXJSON"], swiftSettings: swiftSettings),
+        // Benchmark of issue 4: spawns mcpx and example backends, reports latency, throughput, RSS, scale.
+        .executableTarget(
+            name: "mcpx-bench", dependencies: ["MCPXJSON"], path: "Benchmarks/mcpx-bench", swiftSettings: swiftSettings),
         .testTarget(name: "MCPXCoreTests", dependencies: ["MCPXCore", "MCPXJSON"], swiftSettings: swiftSettings),
     ]
 )

@@ -2,10 +2,11 @@ import Glibc
 import MCPXJSON
 
 /// One accepted socket: serves its keep-alive requests one after the other (read by `HTTPReader`),
-/// handing each to the MCP endpoint, which answers through the write helpers here.
+/// handing each to the MCP endpoint of the server its path names, which answers through the write
+/// helpers here.
 final class HTTPConnection {
     let fd: Int32
-    let server: ExampleServer
+    let listener: Listener
     /// Set when the connection must close after the current exchange (client asked, HTTP/1.0, an error,
     /// an unframed stream). Responses carry `Connection: close` while it is set.
     var closeAfterResponse = false
@@ -16,15 +17,14 @@ final class HTTPConnection {
 
     private let reader: HTTPReader
 
-    init(fd: Int32, server: ExampleServer) {
+    init(fd: Int32, listener: Listener) {
         self.fd = fd
-        self.server = server
-        reader = HTTPReader(fd: fd, maxBodyBytes: server.options.maxBodyBytes)
+        self.listener = listener
+        reader = HTTPReader(fd: fd, maxBodyBytes: listener.options.maxBodyBytes)
     }
 
     func run() {
         defer { close(fd) }
-        let endpoint = MCPEndpoint(server: server)
         while !closeAfterResponse {
             switch reader.readRequest() {
             case .closed:
@@ -36,7 +36,7 @@ final class HTTPConnection {
             case .request(let request):
                 closeAfterResponse = request.wantsClose
                 chunkedAllowed = request.minorVersion >= 1
-                endpoint.handle(request, on: self)
+                MCPEndpoint(server: listener.server(for: request.path)).handle(request, on: self)
             }
         }
     }

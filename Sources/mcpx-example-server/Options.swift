@@ -6,6 +6,8 @@ struct Options: Sendable {
     var path = "/mcp"
     var name = "example"
     var extraTools = 0
+    /// Serve this many independent servers at PATH/0 ... PATH/{N-1}, named NAME-0 ...; nil serves one.
+    var endpoints: Int?
     /// Tools per `tools/list` page; nil lists everything at once.
     var pageSize: Int?
     /// Answer every request with an SSE stream instead of a JSON body.
@@ -24,13 +26,15 @@ struct Options: Sendable {
           --path PATH        MCP endpoint path (default /mcp)
           --name NAME        server name in serverInfo, whoami and logs (default example)
           --extra-tools N    add tools tool_0 ... tool_{N-1} that echo their arguments
+          --endpoints N      serve N independent servers (own name, tools, sessions) at PATH/0 ...
+                             PATH/{N-1}, named NAME-0 ... NAME-{N-1} (one port, for benchmarks)
           --page-size N      tools per tools/list page (default: no pagination)
           --sse              answer every request with an SSE stream
           --weird-names      add tools with a dotted and an over-long name
           --no-get-stream    answer GET with 405 (no server-initiated stream)
           --log-requests     log every HTTP request to stderr
           -h, --help         show this help
-        On start, prints one line: listening on http://HOST:PORT/PATH
+        On start, prints one line: listening on http://HOST:PORT/PATH (with --endpoints: PATH/{0..N-1})
         """
 
     enum Parsed {
@@ -88,6 +92,10 @@ struct Options: Sendable {
                 options.name = name
             case "--extra-tools":
                 options.extraTools = try number(max: 1_000_000)
+            case "--endpoints":
+                let count = try number(max: 100_000)
+                guard count > 0 else { throw UsageError(message: "--endpoints must be at least 1") }
+                options.endpoints = count
             case "--page-size":
                 let size = try number(max: 1_000_000)
                 guard size > 0 else { throw UsageError(message: "--page-size must be at least 1") }

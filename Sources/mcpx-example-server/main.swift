@@ -23,7 +23,7 @@ do {
 }
 
 do {
-    try ExampleServer(options: options).run()
+    try Listener(options: options).run()
 } catch {
     Log.info(error.description)
     exit(1)
