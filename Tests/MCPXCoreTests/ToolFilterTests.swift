@@ -16,6 +16,7 @@ private func exposed(_ settings: MultiServerProxy.Settings = .init(), allow: [St
     let server = ServerConfig(name: "a", url: "http://127.0.0.1:1/mcp", allowTools: allow, denyTools: deny)
     let proxy = MultiServerProxy(settings: settings, servers: [server], loop: loop, log: .silent, client: nil)
     await proxy.setTools("a", tools(backendTools))
+    await proxy.publishNow()  // setTools coalesces router rebuilds; read the routes now
     let names = await proxy.router.snapshot.tools.filter { $0.value.server == "a" }.map(\.key).sorted()
     await proxy.shutdown()
     return names

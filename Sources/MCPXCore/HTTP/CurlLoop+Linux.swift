@@ -19,7 +19,8 @@ extension CurlLoop {
         while true {
             if drainQueue() { break }
             // stdin (or whatever `watch` names) joins the same epoll set.
-            let (fd, handler) = watched.withLock { $0 }
+            let watch = watched.withLock { $0 }
+            let fd = watch?.fd ?? -1
             if fd != watchedFD {
                 if watchedFD >= 0 { epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), watchedFD, nil) }
                 watchedFD = fd
@@ -40,9 +41,9 @@ extension CurlLoop {
                 if efd == wakeFD {
                     var v: UInt64 = 0
                     _ = read(wakeFD, &v, 8)
-                } else if efd == watchedFD, let handler {
-                    if !handler() {
-                        watched.withLock { $0 = (-1, nil) }
+                } else if efd == watchedFD, let watch {
+                    if !watch.handler() {
+                        watched.withLock { $0 = nil }
                     }
                 } else {
                     var mask: Int32 = 0

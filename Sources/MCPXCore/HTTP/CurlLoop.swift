@@ -30,7 +30,7 @@ public final class CurlLoop: @unchecked Sendable {
     /// A file descriptor the loop also watches (stdin), and what to do when it is readable.
     /// Reading the client on the same thread that drives the backends saves a thread hop and a
     /// wake-up per call. The handler returns false to stop watching (EOF).
-    let watched = Mutex<(fd: Int32, handler: (@Sendable () -> Bool)?)>((-1, nil))
+    let watched = Mutex<Watch?>(nil)
     var loopThreadID: pthread_t?
     #if os(Linux)
     /// The loop's epoll instance and the eventfd other threads write to wake it.
@@ -94,7 +94,8 @@ public final class CurlLoop: @unchecked Sendable {
 
     /// Watches `fd` on the loop thread; `handler` runs there whenever it is readable.
     public func watch(fd: Int32, handler: @escaping @Sendable () -> Bool) {
-        watched.withLock { $0 = (fd, handler) }
+        let w = Watch(fd: fd, handler: handler)
+        watched.withLock { $0 = w }
         wake()
     }
 
@@ -157,14 +158,13 @@ public final class CurlLoop: @unchecked Sendable {
             if drainQueue() { break }
             curl_multi_perform(multi, &running)
             collectFinished()
-            let (fd, handler) = watched.withLock { $0 }
-            if let handler, fd >= 0 {
-                extra.fd = fd
+            if let w = watched.withLock({ $0 }) {
+                extra.fd = w.fd
                 extra.events = Int16(CURL_WAIT_POLLIN)
                 extra.revents = 0
                 curl_multi_poll(multi, &extra, 1, 1000, nil)
                 if extra.revents != 0 {
-                    if !handler() { watched.withLock { $0 = (-1, nil) } }
+                    if !w.handler() { watched.withLock { $0 = nil } }
                     // What the handler queued is started by the next perform.
                 }
             } else {
@@ -290,4 +290,17 @@ private func curlHeader(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: I
         return 0
     }
     return count
+}
+
+/// A descriptor the loop watches and its handler. A class, so reading it under the lock copies a
+/// reference: copying a closure out of a `Mutex` tuple made Swift wrap it in one more
+/// reabstraction thunk on every read, and calls got slower the longer mcpx ran.
+final class Watch: Sendable {
+    let fd: Int32
+    let handler: @Sendable () -> Bool
+
+    init(fd: Int32, handler: @escaping @Sendable () -> Bool) {
+        self.fd = fd
+        self.handler = handler
+    }
 }
