@@ -27,6 +27,8 @@ public final class CurlLoop: @unchecked Sendable {
     // Loop-thread state.
     private var active: [UnsafeMutableRawPointer: HTTPTransfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Handles whose last transfer was a plain POST: reused without `curl_easy_reset`.
+    private var postHandles: [UnsafeMutableRawPointer] = []
     /// A file descriptor the loop also watches (stdin), and what to do when it is readable.
     /// Reading the client on the same thread that drives the backends saves a thread hop and a
     /// wake-up per call. The handler returns false to stop watching (EOF).
@@ -144,8 +146,9 @@ public final class CurlLoop: @unchecked Sendable {
         runPoll()
         #endif
         for t in Array(active.values) { finish(t, HTTPError(.cancelled, "mcpx is shutting down")) }
-        for h in idleHandles { curl_easy_cleanup(h) }
+        for h in idleHandles + postHandles { curl_easy_cleanup(h) }
         idleHandles = []
+        postHandles = []
         curl_multi_cleanup(multi)
         done.signal()
     }
@@ -188,6 +191,24 @@ public final class CurlLoop: @unchecked Sendable {
 
     func add(_ t: HTTPTransfer) {
         let easy: UnsafeMutableRawPointer
+        if t.method == .post && t.extraHeaders.isEmpty, let h = postHandles.popLast() {
+            // A handle that last did a plain POST keeps its constant options: set only what varies.
+            t.easy = h
+            let me = Unmanaged.passUnretained(t).toOpaque()
+            mcpx_easy_setopt_ptr(h, CURLOPT_URL, t.url)
+            mcpx_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, t.connectTimeoutMillis)
+            mcpx_easy_setopt_long(h, CURLOPT_TIMEOUT_MS, max(0, t.timeoutMillis))
+            mcpx_easy_setopt_ptr(h, CURLOPT_HTTPHEADER, t.headers.list)
+            mcpx_easy_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t.body.count))
+            _ = t.body.withUnsafeBytes { b in
+                mcpx_easy_setopt_ptr(h, CURLOPT_COPYPOSTFIELDS, b.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+            }
+            mcpx_easy_setopt_ptr(h, CURLOPT_WRITEDATA, me)
+            mcpx_easy_setopt_ptr(h, CURLOPT_HEADERDATA, me)
+            active[h] = t
+            curl_multi_add_handle(multi, h)
+            return
+        }
         if let h = idleHandles.popLast() {
             curl_easy_reset(h)
             easy = h
@@ -248,7 +269,13 @@ public final class CurlLoop: @unchecked Sendable {
             curl_multi_remove_handle(multi, easy)
             active[easy] = nil
             t.easy = nil
-            if idleHandles.count < 256 { idleHandles.append(easy) } else { curl_easy_cleanup(easy) }
+            if t.method == .post && t.extraHeaders.isEmpty && postHandles.count < 256 {
+                postHandles.append(easy)
+            } else if idleHandles.count < 256 {
+                idleHandles.append(easy)
+            } else {
+                curl_easy_cleanup(easy)
+            }
         }
         if let l = t.extraList {
             curl_slist_free_all(l)
