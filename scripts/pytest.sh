@@ -31,7 +31,7 @@ fi
 
 cd "$ROOT"
 # Default suites unless the caller names test paths itself.
-paths=(Tests/e2e Tests/interop)
+paths=(Tests/e2e Tests/interop Tests/faults Tests/fuzz Tests/soak)
 for arg in "$@"; do
   case "$arg" in
     -*) ;;
