@@ -327,6 +327,9 @@ def test_notifications_and_responses_get_no_answer(served):
         Case("progress from client", line_of({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 1}}), answers=0),
         Case("response to nothing", line_of({"jsonrpc": "2.0", "id": 999, "result": {}}), answers=0),
         Case("error to nothing", line_of({"jsonrpc": "2.0", "id": 998, "error": {"code": -1, "message": "x"}}), answers=0),
+        # A client that could not read something mcpx sent answers with an error whose id is null:
+        # a response, never to be answered (answering could start an endless error ping-pong).
+        Case("error with id null", line_of({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}}), answers=0),
         Case("blank line", b"", answers=0),
         Case("spaces", b"    \t  ", answers=0),
         Case("CR only", b"\r", answers=0),
@@ -460,3 +463,44 @@ def test_invalid_json_is_never_forwarded_to_a_backend(mcpx, hostile):
     assert not raw, f"mcpx forwarded invalid JSON to the backend: {raw}"
     # And a client's bad bytes say nothing about the backend's health.
     assert pipe.server_status("h")["status"] == "ready", pipe.server_status("h")
+
+
+# ---------------------------------------------------------------------------------------------
+# stdin that is not a pipe
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("source", ["regular file", "/dev/null"])
+def test_stdin_from_a_file_is_read_to_the_end(mcpx_bin, processes, tmp_path, source):
+    """`mcpx --stdio < requests.jsonl`: every line answered, then a clean exit at end of file."""
+    import subprocess
+
+    if source == "/dev/null":
+        path, expected = "/dev/null", []
+    else:
+        lines = [
+            b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+            b"not json",
+            b'{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            b'{"jsonrpc":"2.0","id":"two","method":"ping"}',
+            b'{"jsonrpc":"2.0","id":3,"method":"nope"}',
+        ]
+        path = tmp_path / "requests.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        expected = ["1", "null", '"two"', "3"]
+    stderr_path = tmp_path / "mcpx.stderr"
+    with open(path, "rb") as stdin, open(stderr_path, "wb") as stderr:
+        proc = processes.spawn([mcpx_bin, "--stdio", "--log-level", "debug"], stdin=stdin, stdout=subprocess.PIPE, stderr=stderr)
+        try:
+            out, _ = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            processes.kill(proc)
+            out = proc.stdout.read() if proc.stdout else b""
+            pytest.fail(
+                f"mcpx with stdin from {source} neither answered nor exited within 5 s "
+                f"(stdout so far: {out[:300]!r}); stderr:\n{stderr_path.read_text(errors='replace')[-2000:]}"
+            )
+    answers = [json.loads(line) for line in out.decode().splitlines()]
+    assert sorted(key_of(a.get("id")) for a in answers) == sorted(expected), answers
+    assert proc.returncode == 0, f"exit code {proc.returncode}"
