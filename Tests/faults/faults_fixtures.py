@@ -73,7 +73,7 @@ def mcpx(
     problems: list[str] = []
     for pipe in started:
         code_before = pipe.proc.poll()
-        if code_before is not None:
+        if code_before is not None and not (pipe.expect_exit and code_before == 0):
             problems.append(f"mcpx died during the test (exit code {code_before})")
         pipe.close()
         code = pipe.proc.returncode

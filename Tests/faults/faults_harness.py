@@ -53,6 +53,7 @@ class StrictPipe(McpxPipe):
         self.allowed_repeats: Counter[str] = Counter()  # ids the test sent more than once
         self.line_count = 0
         self.reported: set[str] = set()  # problems a test already failed on (not reported twice)
+        self.expect_exit = False  # set by a test that stops mcpx itself (EOF, SIGTERM)
         super().__init__(*args, **kwargs)
 
     # The reader thread: strict UTF-8, one message per complete line.

@@ -16,6 +16,7 @@ Where the misbehaviour applies (parameter `on`):
     on=trigger (default)  only tools/call of the tool named "trigger" (so "echo" stays healthy)
     on=call               every tools/call
     on=all                every POST, initialize included (the backend never gets ready)
+    on=method:<name>      every request of that method (e.g. method:resources/read)
 
 Modes (parameters in brackets):
     ok              behave
@@ -479,6 +480,7 @@ class Handler(BaseHTTPRequestHandler):
             on == "all"
             or (on == "call" and method == "tools/call")
             or (on == "trigger" and method == "tools/call" and tool == "trigger")
+            or (on == f"method:{method}")
         )
         if mode in ("ok", "expire", "tools", "legacy") or not affected:
             self.behave(ep, msg, n)

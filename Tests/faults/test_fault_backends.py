@@ -9,6 +9,7 @@ mcpx is alive, exits 0 on EOF and wrote nothing but valid JSON-RPC to stdout.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -537,3 +538,60 @@ def test_deeply_nested_tool_list(mcpx, example, hostile):
     status = pipe.server_status("deep")
     names = pipe.tool_names()
     assert "deep__echo" in names or (status["status"] == "failed" and status.get("lastError")), status
+
+
+@pytest.mark.timeout(45)
+@pytest.mark.parametrize("path", ["/hang/r", "/status/r?code=502", "/garbage/r", "/drop/r"], ids=["hang", "502", "garbage", "drop"])
+def test_failing_backend_during_a_non_tool_method_is_a_jsonrpc_error(mcpx, example, hostile, path):
+    """resources/read relayed to a backend that fails: -32603 naming the server, within bound."""
+    sep = "&" if "?" in path else "?"
+    pipe, _, _ = start_pair(mcpx, example, hostile, {"bad": f"{path}{sep}on=method:resources/read"})
+    t0 = time.monotonic()
+    response = pipe.request("resources/read", {"uri": "bad+file:///x"}, timeout=CALL_TIMEOUT + MARGIN)
+    took = time.monotonic() - t0
+    assert "error" in response, f"a failed relay of a non-tool method is a JSON-RPC error: {response}"
+    error = response["error"]
+    assert error.get("code") == -32603, error
+    assert "bad" in error.get("message", "") or "bad" in json.dumps(error.get("data")), f"the error should name the server: {error}"
+    assert took < CALL_TIMEOUT + MARGIN
+    pipe.ping_ok()
+    assert text_of(pipe.call_ok("good__echo", {"text": "ok"})) == "ok"
+
+
+# ---------------------------------------------------------------------------------------------
+# shutdown with calls in flight
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(45)
+@pytest.mark.parametrize("how", ["eof", "sigterm"])
+def test_calls_in_flight_are_answered_at_shutdown(mcpx, example, hostile, how):
+    """Stdin closes (or SIGTERM comes) while calls hang: each still gets its one answer, and
+    mcpx exits 0 within its grace period."""
+    pipe, _, _ = start_pair(mcpx, example, hostile, {"bad": "/hang"}, "--call-timeout", "30", "--max-call-time", "30")
+    ids = [f"pending-{i}" for i in range(4)]
+    for request_id in ids:
+        pipe.send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": "bad__trigger", "arguments": {}}})
+    pipe.send({"jsonrpc": "2.0", "id": "slow-ok", "method": "tools/call", "params": {"name": "good__sleep", "arguments": {"ms": 500}}})
+    pipe.drain(0.3)
+    pipe.expect_exit = True
+    t0 = time.monotonic()
+    if how == "eof":
+        pipe.close_stdin()
+    else:
+        pipe.proc.terminate()
+    code = pipe.wait_exit(10)
+    took = time.monotonic() - t0
+    pipe._reader.join(2)
+    while pipe.pump(0.1):
+        pass
+    assert code == 0, f"mcpx exit code {code} after {how}"
+    assert took < 5, f"mcpx took {took:.1f}s to exit after {how} with calls in flight"
+    slow = pipe.responses_for("slow-ok")
+    assert len(slow) == 1 and "result" in slow[0] and not slow[0]["result"].get("isError"), (
+        f"a call that finishes within the grace period must get its result: {slow}"
+    )
+    for request_id in ids:
+        answers = pipe.responses_for(request_id)
+        assert len(answers) == 1, f"{request_id}: {len(answers)} answers after {how} (expected exactly one)"
+        assert_error_result(answers[0], "bad")
