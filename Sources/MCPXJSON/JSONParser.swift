@@ -247,6 +247,8 @@ public struct JSONParser: ~Copyable {
         return .double(d)
     }
 
+    /// Skips a string, validating it as fully as `parseString` does (escapes, surrogate pairs,
+    /// UTF-8) without building it: bytes that pass through mcpx untouched must be valid JSON.
     mutating func skipString() throws(JSONParseError) {
         pos += 1  // opening quote
         while pos < buf.count {
@@ -256,13 +258,63 @@ public struct JSONParser: ~Copyable {
                 return
             }
             if c == UInt8(ascii: "\\") {
-                pos += 2
+                pos += 1
+                guard pos < buf.count else { throw fail(.unexpectedEnd) }
+                switch buf[pos] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    pos += 1
+                case UInt8(ascii: "u"):
+                    pos += 1
+                    let v = try hex4()
+                    if v >= 0xD800 && v < 0xDC00 {
+                        guard pos + 1 < buf.count, buf[pos] == UInt8(ascii: "\\"), buf[pos + 1] == UInt8(ascii: "u")
+                        else { throw fail(.invalidEscape) }
+                        pos += 2
+                        let low = try hex4()
+                        guard low >= 0xDC00 && low < 0xE000 else { throw fail(.invalidEscape) }
+                    } else if v >= 0xDC00 && v < 0xE000 {
+                        throw fail(.invalidEscape)
+                    }
+                default:
+                    throw fail(.invalidEscape)
+                }
                 continue
             }
             if c < 0x20 { throw fail(.unexpectedByte(c)) }
-            pos += 1
+            if c < 0x80 {
+                pos += 1
+                continue
+            }
+            try skipUTF8Sequence()
         }
         throw fail(.unexpectedEnd)
+    }
+
+    /// Validates one multi-byte UTF-8 sequence at `pos` (no overlongs, no surrogates, ≤ U+10FFFF).
+    mutating func skipUTF8Sequence() throws(JSONParseError) {
+        let c = buf[pos]
+        let need: Int
+        var lo: UInt8 = 0x80
+        var hi: UInt8 = 0xBF
+        switch c {
+        case 0xC2...0xDF: need = 1
+        case 0xE0: need = 2; lo = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: need = 2
+        case 0xED: need = 2; hi = 0x9F
+        case 0xF0: need = 3; lo = 0x90
+        case 0xF1...0xF3: need = 3
+        case 0xF4: need = 3; hi = 0x8F
+        default: throw fail(.invalidUTF8)
+        }
+        guard pos + need < buf.count else { throw fail(.unexpectedEnd) }
+        let first = buf[pos + 1]
+        guard first >= lo && first <= hi else { throw fail(.invalidUTF8) }
+        for k in 2...max(2, need) where k <= need {
+            let b = buf[pos + k]
+            guard b >= 0x80 && b <= 0xBF else { throw fail(.invalidUTF8) }
+        }
+        pos += need + 1
     }
 
     public mutating func parseString() throws(JSONParseError) -> String {

@@ -28,4 +28,15 @@ import Testing
         #expect(try RawObject(Array("{}".utf8)).members.isEmpty)
         #expect(throws: JSONParseError.self) { try RawObject(Array("{\"a\":1".utf8)) }
     }
+
+    @Test func rawObjectValidatesWhatItSkips() {
+        // Values mcpx passes through as bytes must be valid JSON too: escapes, surrogates, UTF-8.
+        let bad: [[UInt8]] = [
+            Array(#"{"a":"\q"}"#.utf8), Array(#"{"a":"\u12"}"#.utf8), Array(#"{"a":"\ud800"}"#.utf8),
+            Array(#"{"a":"\udc00"}"#.utf8), [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D],
+            [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC0, 0xAF, 0x22, 0x7D], [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xED, 0xA0, 0x80, 0x22, 0x7D],
+        ]
+        for b in bad { #expect(throws: JSONParseError.self) { try RawObject(b) } }
+        #expect((try? RawObject(Array(#"{"a":"é😀\ud83d\ude00\n"}"#.utf8))) != nil)
+    }
 }

@@ -131,9 +131,18 @@ final class PostExchange: @unchecked Sendable {
         }
         switch msg.kind {
         case .response(let id) where id == expectID:
+            // MCP results are objects; what mcpx passes on must be one.
+            guard let r = msg.raw.range("result"), msg.raw.bytes[r].first == UInt8(ascii: "{") else {
+                deliver(.failure(BackendError(.protocolViolation, "sent a result that is not an object")))
+                return true
+            }
             deliver(.message(msg))
             return true
         case .errorResponse(let id) where id == expectID || (id == nil && expectID != nil):
+            guard case .object(let e)? = msg.raw.value("error"), case .int? = e["code"], case .string? = e["message"] else {
+                deliver(.failure(BackendError(.protocolViolation, "sent a malformed error (needs an integer code and a string message)")))
+                return true
+            }
             deliver(.message(msg))
             return true
         case .response, .errorResponse:

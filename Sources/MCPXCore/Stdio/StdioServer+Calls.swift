@@ -157,6 +157,7 @@ extension StdioServer {
         ) { [self] result in
             if case .failure(let e) = result, e.kind == .sessionExpired, !retried {
                 // The backend restarted or dropped the session: start a new one and send again, once.
+                conn.stats.withLock { $0.sessionExpiries += 1 }
                 Task { [proxy] in
                     let ok = await proxy.recoverSession(route.server, seenGeneration: generation)
                     guard self.isPending(id, call) else { return }

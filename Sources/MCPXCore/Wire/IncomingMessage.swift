@@ -36,6 +36,11 @@ public struct IncomingMessage: Sendable {
             throw RPCError(.invalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\"")
         }
         var id: RPCID?
+        if raw.value("method") == nil, raw.value("id") == .null, raw.has("error") {
+            // A peer reporting an error it could not tie to a request: an answer, never answered.
+            self.kind = .errorResponse(id: nil)
+            return
+        }
         if let idValue = raw.value("id") {
             guard let i = RPCID(idValue) else {
                 throw RPCError(.invalidRequest, "Invalid Request: \"id\" must be a string or an integer")
