@@ -14,6 +14,7 @@ extension CurlLoop {
         mcpx_multi_setopt_ptr(multi, CURLMOPT_TIMERDATA, me)
         epollAdd(wakeFD, events: UInt32(EPOLLIN.rawValue))
         var watchedFD: Int32 = -1
+        var watchedAlwaysReady = false
         var running: Int32 = 0
         var events = [epoll_event](repeating: epoll_event(), count: 128)
         while true {
@@ -22,9 +23,17 @@ extension CurlLoop {
             let watch = watched.withLock { $0 }
             let fd = watch?.fd ?? -1
             if fd != watchedFD {
-                if watchedFD >= 0 { epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), watchedFD, nil) }
+                if watchedFD >= 0 && !watchedAlwaysReady { epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), watchedFD, nil) }
                 watchedFD = fd
-                if fd >= 0 { epollAdd(fd, events: UInt32(EPOLLIN.rawValue)) }
+                // epoll refuses regular files and /dev/null (EPERM): they are always readable, so
+                // read them each pass until EOF.
+                watchedAlwaysReady = fd >= 0 && !epollAdd(fd, events: UInt32(EPOLLIN.rawValue)) && errno == EPERM
+            }
+            if watchedAlwaysReady, let watch {
+                if !watch.handler() {
+                    watched.withLock { $0 = nil }
+                }
+                continue
             }
             fireTimerIfDue(&running)
             collectFinished()
@@ -65,11 +74,12 @@ extension CurlLoop {
         curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
     }
 
-    func epollAdd(_ fd: Int32, events: UInt32) {
+    @discardableResult
+    func epollAdd(_ fd: Int32, events: UInt32) -> Bool {
         var ev = epoll_event()
         ev.events = events
         ev.data.fd = fd
-        epoll_ctl(epollFD, Int32(EPOLL_CTL_ADD), fd, &ev)
+        return epoll_ctl(epollFD, Int32(EPOLL_CTL_ADD), fd, &ev) == 0
     }
 
     /// curl's socket callback: watch `fd` for what curl wants, or stop watching it.
