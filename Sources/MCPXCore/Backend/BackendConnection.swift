@@ -84,7 +84,7 @@ public final class BackendConnection: Sendable {
     @discardableResult
     public func post(
         _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int,
-        onProgress: (@Sendable () -> Void)? = nil,
+        onProgress: (@Sendable () -> Void)? = nil, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil,
         completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
     ) -> HTTPTransfer? {
         let (headers, sentSession, legacy) = session.withLock { ($0.headers, $0.id != nil, $0.legacy) }
@@ -103,7 +103,7 @@ public final class BackendConnection: Sendable {
                 default: onMessage(msg)
                 }
             },
-            onSessionHeaders: { _ in },
+            onHeaders: onHeaders,
             completion: { outcome in
                 switch outcome {
                 case .message(let m): completion(.success(m))
@@ -117,6 +117,15 @@ public final class BackendConnection: Sendable {
         return t
     }
 
+    /// `post`, awaited.
+    func exchange(
+        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil
+    ) async -> Result<IncomingMessage?, BackendError> {
+        await withCheckedContinuation { c in
+            post(body, expecting: id, timeoutMillis: timeoutMillis, onHeaders: onHeaders) { c.resume(returning: $0) }
+        }
+    }
+
     /// Sends a request and waits for its answer. A JSON-RPC error answer comes back as a message too.
     public func request(
         _ method: String, _ params: JSONValue?, timeoutMillis: Int
@@ -124,10 +133,7 @@ public final class BackendConnection: Sendable {
         let id = RPCID.int(makeRequestID())
         let body = Message.request(id: id, method: method, params: params)
         let start = monotonicNanos()
-        let r: Result<IncomingMessage?, BackendError> = await withCheckedContinuation { c in
-            post(body, expecting: id, timeoutMillis: timeoutMillis) { c.resume(returning: $0) }
-        }
-        switch r {
+        switch await exchange(body, expecting: id, timeoutMillis: timeoutMillis) {
         case .success(let m?):
             record(.success(Int((monotonicNanos() - start) / 1000)))
             return m
@@ -214,17 +220,32 @@ public final class BackendConnection: Sendable {
             channel.close()
             throw BackendError(.protocolViolation, "initialize result has no supported protocolVersion")
         }
+        adopt(result, version: version, sessionID: nil)
+        await sendInitialized(timeoutMillis: timeoutMillis)
+    }
+
+    /// Takes over what initialize answered: version, server info, capabilities, a new generation,
+    /// and the header lines every later request carries.
+    func adopt(_ result: JSONValue, version: String, sessionID: String?) {
         session.withLock { s in
+            s.id = sessionID
             s.protocolVersion = version
             s.serverInfo = result["serverInfo"]
             s.capabilities = result["capabilities"]
             s.instructions = result["instructions"]?.stringValue
             s.generation += 1
+            var lines = Self.baseHeaders + userHeaders
+            if let sessionID { lines.append("Mcp-Session-Id: \(sessionID)") }
+            lines.append("MCP-Protocol-Version: \(version)")
+            s.headers = HeaderList(lines)
         }
-        _ = await withCheckedContinuation { (c: CheckedContinuation<Result<IncomingMessage?, BackendError>, Never>) in
-            post(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: timeoutMillis) {
-                c.resume(returning: $0)
-            }
+    }
+
+    /// notifications/initialized, awaited so the next request finds the session ready.
+    func sendInitialized(timeoutMillis: Int) async {
+        let ack = await exchange(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: timeoutMillis)
+        if case .failure(let e) = ack, e.kind != .timeout {
+            log.debug("\(name): notifications/initialized not accepted: \(redact(e.message))")
         }
     }
 
@@ -235,22 +256,8 @@ public final class BackendConnection: Sendable {
         let id = RPCID.int(makeRequestID())
         let body = Message.request(id: id, method: "initialize", params: params)
         let sessionBox = Mutex<String?>(nil)
-        let r: Result<IncomingMessage?, BackendError> = await withCheckedContinuation { c in
-            let (headers, _) = session.withLock { ($0.headers, 0) }
-            let exchange = PostExchange(
-                expectID: id, sentSession: false, maxBytes: maxResponseBytes,
-                onOther: { [onMessage] m in if case .notification = m.kind { onMessage(m) } },
-                onSessionHeaders: { h in sessionBox.withLock { $0 = h["mcp-session-id"] } },
-                completion: { o in
-                    switch o {
-                    case .message(let m): c.resume(returning: .success(m))
-                    case .failure(let e): c.resume(returning: .failure(e))
-                    }
-                })
-            loop.start(
-                HTTPTransfer(
-                    method: .post, url: url, headers: headers, body: body, timeoutMillis: timeoutMillis,
-                    onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) }))
+        let r = await exchange(body, expecting: id, timeoutMillis: timeoutMillis) { h in
+            sessionBox.withLock { $0 = h["mcp-session-id"] }
         }
         let msg: IncomingMessage
         switch r {
@@ -272,27 +279,8 @@ public final class BackendConnection: Sendable {
         if let sid, !Self.isValidSessionID(sid) {
             throw BackendError(.protocolViolation, "backend sent an invalid session id")
         }
-        session.withLock { s in
-            s.id = sid
-            s.protocolVersion = version
-            s.serverInfo = result["serverInfo"]
-            s.capabilities = result["capabilities"]
-            s.instructions = result["instructions"]?.stringValue
-            s.generation += 1
-            var lines = Self.baseHeaders + userHeaders
-            if let sid { lines.append("Mcp-Session-Id: \(sid)") }
-            lines.append("MCP-Protocol-Version: \(version)")
-            s.headers = HeaderList(lines)
-        }
-        // notifications/initialized: wait for it to be accepted so the next request finds the session ready.
-        let ack: Result<IncomingMessage?, BackendError> = await withCheckedContinuation { c in
-            post(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: timeoutMillis) {
-                c.resume(returning: $0)
-            }
-        }
-        if case .failure(let e) = ack, e.kind != .timeout {
-            log.debug("\(name): notifications/initialized not accepted: \(redact(e.message))")
-        }
+        adopt(result, version: version, sessionID: sid)
+        await sendInitialized(timeoutMillis: timeoutMillis)
     }
 
     /// Session ids are visible ASCII (0x21–0x7E) per the spec; anything else could inject headers.

@@ -112,6 +112,7 @@ final class LegacySSEChannel: Sendable {
         resolveConnect(.failure(BackendError(.unavailable, "event stream ended: \(why)")))
         let pending = state.withLock { s -> [Completion] in
             s.closed = true
+            s.stream = nil  // the stream's callbacks hold this channel: let both go
             defer { s.pending = [:] }
             return Array(s.pending.values)
         }
@@ -164,6 +165,7 @@ final class LegacySSEChannel: Sendable {
     func close() {
         let t = state.withLock { s -> HTTPTransfer? in
             s.closed = true
+            defer { s.stream = nil }
             return s.stream
         }
         if let t { loop.cancel(t) }

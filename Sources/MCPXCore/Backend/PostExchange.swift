@@ -17,7 +17,7 @@ final class PostExchange: @unchecked Sendable {
     let sentSession: Bool
     let maxBytes: Int
     let onOther: @Sendable (IncomingMessage) -> Void
-    let onSessionHeaders: @Sendable (HTTPHeaders) -> Void
+    let onHeaders: (@Sendable (HTTPHeaders) -> Void)?
     let completion: @Sendable (Outcome) -> Void
 
     private var mode: Mode = .waiting
@@ -32,14 +32,14 @@ final class PostExchange: @unchecked Sendable {
     init(
         expectID: RPCID?, sentSession: Bool, maxBytes: Int,
         onOther: @escaping @Sendable (IncomingMessage) -> Void,
-        onSessionHeaders: @escaping @Sendable (HTTPHeaders) -> Void,
+        onHeaders: (@Sendable (HTTPHeaders) -> Void)?,
         completion: @escaping @Sendable (Outcome) -> Void
     ) {
         self.expectID = expectID
         self.sentSession = sentSession
         self.maxBytes = maxBytes
         self.onOther = onOther
-        self.onSessionHeaders = onSessionHeaders
+        self.onHeaders = onHeaders
         self.completion = completion
         self.sse = SSEParser(maxEventBytes: maxBytes)
     }
@@ -52,8 +52,10 @@ final class PostExchange: @unchecked Sendable {
 
     func head(_ status: Int, _ headers: HTTPHeaders) -> Bool {
         self.status = status
-        onSessionHeaders(headers)
-        let ctype = (headers["content-type"] ?? "").lowercased()
+        onHeaders?(headers)
+        let raw = headers["content-type"] ?? ""
+        // Servers send it lowercase; lowercase only when they did not (no allocation per call).
+        let ctype = raw.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? raw.lowercased() : raw
         switch status {
         case 200..<300:
             if status == 202 || (expectID == nil && !ctype.contains("text/event-stream")) {

@@ -12,8 +12,7 @@ public enum StdioCommand {
         if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }
         }
-        let server = StdioServer(client: client, proxy: proxy, log: log)
-        StdioServer.maxLineBytesDescription = "\(options.maxLineBytes) bytes"
+        let server = StdioServer(client: client, proxy: proxy, log: log, maxLineBytes: options.maxLineBytes)
         let deadlines = Task { await server.runDeadlines() }
         defer { deadlines.cancel() }
         log.info("\(MCPXVersion.full) serving stdio with \(servers.count) server\(servers.count == 1 ? "" : "s")")

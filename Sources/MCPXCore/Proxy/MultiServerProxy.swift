@@ -61,7 +61,6 @@ public actor MultiServerProxy {
     let loop: CurlLoop
     let log: Logger
     let client: ClientChannel?
-    let startedAt = Date()
     let startNanos = monotonicNanos()
 
     var entries: [String: Entry] = [:]

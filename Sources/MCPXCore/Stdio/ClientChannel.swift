@@ -13,7 +13,6 @@ public final class ClientChannel: Sendable {
         var protocolVersion: String?
         var capabilities: JSONValue = .object([:])
         var pendingListChanged: Set<String> = []
-        var logLevel: String?
     }
 
     let state = Mutex(State())

@@ -294,7 +294,6 @@ extension StdioServer {
 
     /// Waits (bounded) for calls in flight to finish, for a clean shutdown.
     public func drain(graceSeconds: Double) async {
-        shuttingDown.store(true, ordering: .relaxed)
         let deadline = monotonicNanos() + UInt64(graceSeconds * 1e9)
         while monotonicNanos() < deadline {
             if pending.withLock({ $0.isEmpty }) { return }

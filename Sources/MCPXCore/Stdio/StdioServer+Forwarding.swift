@@ -60,7 +60,6 @@ extension StdioServer {
                 reply(Message.error(id: id, .invalidParams("Invalid params: level must be one of \(Self.logLevels.sorted().joined(separator: ", "))")))
                 return
             }
-            client.state.withLock { $0.logLevel = level }
             Task { [proxy] in await proxy.setLogLevel(level) }
             reply(Message.response(id: id, result: .object([:])))
         default:
@@ -126,9 +125,6 @@ extension StdioServer {
                 reply(Message.response(id: id, rawResult: r))
             }
         } catch {
-            if error.kind == .timeout, case .int = id {
-                // The backend's own id is not known here; the timed-out request is simply dropped.
-            }
             reply(Message.error(id: id, RPCError(.internalError, "Server '\(server)' failed: \(error.message)", data: ["server": .string(server)])))
         }
     }

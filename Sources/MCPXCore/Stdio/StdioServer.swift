@@ -19,13 +19,18 @@ public final class StdioServer: Sendable {
     let router: Router
     let log: Logger
     let pending = Mutex<[RPCID: PendingCall]>([:])
-    let shuttingDown = Atomic<Bool>(false)
+    /// The largest line accepted, for the "too large" error.
+    let maxLineBytes: Int
+    /// Answers to single messages go straight to stdout (one closure for all of them).
+    let toStdout: Reply
 
-    public init(client: ClientChannel, proxy: MultiServerProxy, log: Logger) {
+    public init(client: ClientChannel, proxy: MultiServerProxy, log: Logger, maxLineBytes: Int) {
         self.client = client
         self.proxy = proxy
         self.router = proxy.router
         self.log = log
+        self.maxLineBytes = maxLineBytes
+        self.toStdout = { [client] in client.send($0) }
     }
 
     // MARK: Reading
@@ -35,36 +40,36 @@ public final class StdioServer: Sendable {
         case .tooLong(let size, let head):
             let id = Self.sniffID(head)
             log.warning("dropped a \(size)-byte message (limit exceeded)")
-            client.send(Message.error(id: id, RPCError(.invalidRequest, "Message too large: \(size) bytes; mcpx accepts at most \(StdioServer.maxLineBytesDescription) per line")))
+            client.send(Message.error(id: id, RPCError(.invalidRequest, "Message too large: \(size) bytes; mcpx accepts at most \(maxLineBytes) bytes per line")))
         case .line(let bytes):
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }  // blank line: nothing to answer
             handleMessage(bytes)
         }
     }
 
-    nonisolated(unsafe) static var maxLineBytesDescription = "16 MiB"
-
     func handleMessage(_ bytes: [UInt8]) {
-        if !RawObject.looksLikeObject(bytes), let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 }), first == UInt8(ascii: "[") {
+        if bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "[") {
             handleBatch(bytes)
             return
         }
-        let reply: Reply = { [client] in client.send($0) }
-        dispatch(bytes, reply: reply)
+        if let msg = classify(bytes, reply: toStdout) { handle(msg, reply: toStdout) }
     }
 
-    /// Classifies one message and acts on it; invalid ones are answered with the JSON-RPC error.
-    func dispatch(_ bytes: [UInt8], reply: @escaping Reply, inBatch: Bool = false) {
-        let msg: IncomingMessage
+    /// Reads one message; an invalid one is answered with its JSON-RPC error and gives nil.
+    func classify(_ bytes: [UInt8], reply: Reply) -> IncomingMessage? {
         do {
-            msg = try IncomingMessage(bytes: bytes)
+            return try IncomingMessage(bytes: bytes)
         } catch {
             // The id, if it could be read, goes back with an invalid-request error.
             var id: RPCID?
             if error.code != .parseError, let raw = try? RawObject(bytes), let v = raw.value("id") { id = RPCID(v) }
             reply(Message.error(id: id, error))
-            return
+            return nil
         }
+    }
+
+    /// Acts on a valid message: a request gets exactly one answer through `reply`.
+    func handle(_ msg: IncomingMessage, reply: @escaping Reply) {
         switch msg.kind {
         case .request(let id, let method):
             request(id: id, method: method, msg, reply: reply)
@@ -89,8 +94,9 @@ public final class StdioServer: Sendable {
                 return
             }
             ensureStarted()
-            if router.snapshot.startupDone {
-                reply(Message.response(id: id, rawResult: router.snapshot.toolsListResult[...]))
+            let snap = router.snapshot
+            if snap.startupDone {
+                reply(Message.response(id: id, rawResult: snap.toolsListResult[...]))
                 return
             }
             Task { [proxy, router] in
@@ -164,10 +170,9 @@ public final class StdioServer: Sendable {
     // MARK: Batches (2025-03-26)
 
     func handleBatch(_ bytes: [UInt8]) {
+        // The line starts with "[": valid JSON here is always an array.
         guard case .array(let items)? = try? JSONParser.parse(bytes) else {
-            if (try? JSONParser.parse(bytes)) == nil {
-                client.send(Message.error(id: nil, RPCError(.parseError, "Parse error: not valid JSON")))
-            }
+            client.send(Message.error(id: nil, RPCError(.parseError, "Parse error: not valid JSON")))
             return
         }
         guard client.protocolVersion == "2025-03-26" else {
@@ -179,14 +184,12 @@ public final class StdioServer: Sendable {
             return
         }
         let collector = BatchCollector(expected: items.count, client: client)
+        let reply: Reply = { collector.add($0) }
         for item in items {
-            let bytes = item.serialized()
-            var expectsReply = true
-            if let m = try? IncomingMessage(bytes: bytes) {
-                if case .request = m.kind {} else { expectsReply = false }
-            }
-            if !expectsReply { collector.skip() }
-            dispatch(bytes, reply: { collector.add($0) }, inBatch: true)
+            // An invalid item is answered (and counted) by classify; only requests are answered later.
+            guard let msg = classify(item.serialized(), reply: reply) else { continue }
+            if case .request = msg.kind {} else { collector.skip() }
+            handle(msg, reply: reply)
         }
     }
 
