@@ -10,10 +10,7 @@ extension MultiServerProxy {
     func fetchCatalog(_ name: String, _ conn: BackendConnection) async {
         let caps = conn.serverCapabilities
         if caps?["prompts"] != nil { await refreshList(name, conn, kind: .prompts) }
-        if caps?["resources"] != nil {
-            await refreshList(name, conn, kind: .resources)
-            await refreshList(name, conn, kind: .templates)
-        }
+        if caps?["resources"] != nil { await refreshResources(name, conn) }
     }
 
     enum ListKind: String {
@@ -43,15 +40,24 @@ extension MultiServerProxy {
         }
     }
 
-    func refreshList(_ name: String, _ conn: BackendConnection, kind: ListKind) async {
+    /// Resources and templates share one list_changed notification: send it at most once.
+    func refreshResources(_ name: String, _ conn: BackendConnection) async {
+        let a = await refreshList(name, conn, kind: .resources, notify: false)
+        let b = await refreshList(name, conn, kind: .templates, notify: false)
+        if (a || b) && router.snapshot.startupDone { client?.listChanged(ListKind.resources.notification) }
+    }
+
+    /// Fetches one list again; returns whether it changed (and tells the client if `notify`).
+    @discardableResult
+    func refreshList(_ name: String, _ conn: BackendConnection, kind: ListKind, notify: Bool = true) async -> Bool {
         let items: [JSONValue]
         do {
             items = try await conn.listAll(kind.method, key: kind.key, timeoutMillis: listTimeoutMillis)
         } catch {
             log.warning("\(name): \(kind.method) failed: \(error.message)")
-            return
+            return false
         }
-        guard entries[name]?.connection === conn else { return }
+        guard entries[name]?.connection === conn else { return false }
         let changed: Bool
         switch kind {
         case .prompts:
@@ -73,7 +79,8 @@ extension MultiServerProxy {
             changed = t != entries[name]!.templates
             entries[name]!.templates = t
         }
-        if changed && router.snapshot.startupDone { client?.listChanged(kind.notification) }
+        if notify && changed && router.snapshot.startupDone { client?.listChanged(kind.notification) }
+        return changed
     }
 
     /// Backend notifications beyond progress, log messages and tool list changes.
@@ -83,8 +90,7 @@ extension MultiServerProxy {
         case "notifications/prompts/list_changed":
             await refreshList(server, conn, kind: .prompts)
         case "notifications/resources/list_changed":
-            await refreshList(server, conn, kind: .resources)
-            await refreshList(server, conn, kind: .templates)
+            await refreshResources(server, conn)
         case "notifications/resources/updated":
             guard var params = msg.params?.objectValue, case .string(let uri)? = params["uri"] else { return }
             params["uri"] = .string(ResourceURI.expose(server: server, uri))
@@ -164,13 +170,15 @@ extension MultiServerProxy {
     /// `logging/setLevel`: remembered for backends that connect later, sent to every ready one that logs.
     public func setLogLevel(_ level: String) {
         logLevel = level
-        for name in order {
-            guard let e = entries[name], e.config.status == .ready,
-                e.connection.serverCapabilities?["logging"] != nil
-            else { continue }
-            let conn = e.connection
-            Task { _ = try? await conn.call("logging/setLevel", ["level": .string(level)], timeoutMillis: 5_000) }
+        for name in order where entries[name]?.config.status == .ready {
+            if let conn = entries[name]?.connection { applyLogLevel(conn) }
         }
+    }
+
+    /// Sends the client's log level (if it set one) to a backend that offers logging.
+    func applyLogLevel(_ conn: BackendConnection) {
+        guard let level = logLevel, conn.serverCapabilities?["logging"] != nil else { return }
+        Task { _ = try? await conn.call("logging/setLevel", ["level": .string(level)], timeoutMillis: 5_000) }
     }
 
     /// The client's roots changed: tell every ready backend.

@@ -233,6 +233,7 @@ public actor MultiServerProxy {
             entries[name]!.config.lastConnectedAt = Date().timeIntervalSince1970
             setTools(name, tools)
             await fetchCatalog(name, conn)
+            applyLogLevel(conn)
             openEventStream(name)
             log.info("\(name): ready, \(entries[name]!.tools.count) tools, protocol \(conn.protocolVersion ?? "?")")
         case .failure(let err):
