@@ -25,7 +25,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEST_TIMEOUT = 60
-OWN_SUITES = ("e2e", "interop")
 BACKEND_START_TIMEOUT = 45.0  # SDK backends import pydantic & co. on a possibly busy machine
 LISTENING_RE = re.compile(r"listening on (http://\S+)")
 
@@ -45,12 +44,9 @@ EXAMPLE_SERVER_BIN = _binary("MCPX_EXAMPLE_SERVER", ".build/debug/mcpx-example-s
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Give every test of these suites a timeout unless it declares its own.
-
-    Only Tests/e2e and Tests/interop: other suites under Tests/ (soak, fuzz, ...) choose their own.
-    """
+    """Give every test under Tests/ a timeout unless it declares its own, so nothing can hang CI."""
     for item in items:
-        if item.path.parent.name in OWN_SUITES and item.get_closest_marker("timeout") is None:
+        if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(DEFAULT_TEST_TIMEOUT))
 
 

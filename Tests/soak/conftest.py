@@ -12,12 +12,4 @@ for _p in (_TESTS / "faults", _TESTS / "e2e"):
 
 from faults_fixtures import example, hostile, mcpx  # noqa: E402,F401  (fixtures)
 
-
-def pytest_collection_modifyitems(items):  # noqa: ANN001, ANN201
-    """Every test of this folder has a timeout (its own, or 60 s), so nothing can hang CI."""
-    import pytest
-
-    here = Path(__file__).resolve().parent
-    for item in items:
-        if here in Path(item.path).resolve().parents and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(60))
+# Timeouts: Tests/conftest.py gives every test without its own a default one.
