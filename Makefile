@@ -1,7 +1,7 @@
 # mcpx: build, test, install.
 #
 #   make build                   debug build (swift build)
-#   make release                 release build of mcpx (Swift runtime linked in) with the git commit stamped in
+#   make release                 release build of mcpx (Swift runtime linked in, see Package.swift) with the git commit stamped in
 #   make install                 release build, then install mcpx into $(BINDIR)
 #   make install PREFIX=$$HOME/.local    ... into ~/.local/bin
 #   make test                    every test suite (scripts/test.sh)
@@ -28,7 +28,7 @@ build:
 release:
 	scripts/stamp-version.sh
 	trap 'scripts/stamp-version.sh --restore' EXIT INT TERM; \
-		$(SWIFT) build -c release --static-swift-stdlib --product mcpx $(SWIFT_BUILD_FLAGS)
+		$(SWIFT) build -c release --product mcpx $(SWIFT_BUILD_FLAGS)
 
 install: release
 	install -d "$(DESTDIR)$(BINDIR)"
