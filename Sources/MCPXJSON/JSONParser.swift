@@ -320,17 +320,25 @@ public struct JSONParser: ~Copyable {
     public mutating func parseString() throws(JSONParseError) -> String {
         pos += 1  // opening quote
         let start = pos
-        // Fast path: no escapes.
+        // Fast path: no escapes. ASCII (keys, methods, tool names) needs no UTF-8 validation, and
+        // `String(decoding:)` of a buffer is specialized; `String(validating:)` instantiates generic
+        // metadata on every call, a measurable part of a forwarded call's cost.
+        var ascii = true
         while pos < buf.count {
             let c = buf[pos]
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: buf[start..<pos])
-                guard let s = String(validating: slice, as: UTF8.self) else { throw fail(.invalidUTF8) }
+                if !ascii {
+                    guard let s = String(validating: slice, as: UTF8.self) else { throw fail(.invalidUTF8) }
+                    pos += 1
+                    return s
+                }
                 pos += 1
-                return s
+                return String(decoding: slice, as: UTF8.self)
             }
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw fail(.unexpectedByte(c)) }
+            if c >= 0x80 { ascii = false }
             pos += 1
         }
         guard pos < buf.count else { throw fail(.unexpectedEnd) }

@@ -295,3 +295,20 @@ def test_many_tools_many_backends(example, mcpx):
     for i in range(5):
         assert f"s{i}__tool_39" in names and f"s{i}__whoami" in names
         assert text_of(pipe.call_ok(f"s{i}__whoami")) == f"s{i}"
+
+
+def test_loopback_backends_never_go_through_a_proxy(example, mcpx, get_free_port, monkeypatch):
+    """A proxy in the environment (common on corporate machines) is not used for backends on this
+    machine: 127.0.0.1 and `localhost` URLs are reached directly, whatever http_proxy says."""
+    dead = f"http://127.0.0.1:{get_free_port()}"  # nothing listens there
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(var, dead)
+    for var in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    alpha, beta = example("alpha"), example("beta")
+    pipe = mcpx({"alpha": alpha.url, "beta": beta.url.replace("127.0.0.1", "localhost")})
+    pipe.initialize()
+    pipe.wait_tools(lambda n: "alpha__echo" in n and "beta__echo" in n, timeout=10)
+    for i in range(20):
+        assert text_of(pipe.call_ok("alpha__echo", {"text": f"a{i}"})) == f"a{i}"
+        assert text_of(pipe.call_ok("beta__whoami")) == "beta"

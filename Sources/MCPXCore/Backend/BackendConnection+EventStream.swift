@@ -19,7 +19,7 @@ extension BackendConnection {
         var extra = ["Accept: text/event-stream"]
         if let lastEventID, BackendConnection.isValidSessionID(lastEventID) { extra.append("Last-Event-ID: \(lastEventID)") }
         let t = HTTPTransfer(
-            method: .get, url: url, headers: headers, extraHeaders: extra, timeoutMillis: 0,
+            method: .get, url: url, headers: headers, extraHeaders: extra, timeoutMillis: 0, direct: direct,
             onHead: { status, h in reader.head(status, h) },
             onData: { reader.data($0) },
             onDone: { err in

@@ -13,6 +13,8 @@ public final class BackendConnection: Sendable {
 
     public let name: String
     public let url: String
+    /// The backend is on this machine: requests bypass any proxy (see `HTTPTransfer.isLoopback`).
+    let direct: Bool
     let loop: CurlLoop
     /// Header lines the user configured for this backend (credentials): sent to it only, never logged.
     let userHeaders: [String]
@@ -53,6 +55,7 @@ public final class BackendConnection: Sendable {
         self.name = name
         self.transport = transport
         self.url = url
+        self.direct = HTTPTransfer.isLoopback(url)
         self.loop = loop
         self.log = log
         self.maxResponseBytes = maxResponseBytes
@@ -111,7 +114,7 @@ public final class BackendConnection: Sendable {
                 }
             })
         let t = HTTPTransfer(
-            method: .post, url: url, headers: headers, body: body, timeoutMillis: timeoutMillis,
+            method: .post, url: url, headers: headers, body: body, timeoutMillis: timeoutMillis, direct: direct,
             onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) })
         loop.start(t)
         return t
@@ -344,7 +347,7 @@ public final class BackendConnection: Sendable {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.start(
                 HTTPTransfer(
-                    method: .delete, url: url, headers: headers, timeoutMillis: timeoutMillis,
+                    method: .delete, url: url, headers: headers, timeoutMillis: timeoutMillis, direct: direct,
                     onHead: { _, _ in true }, onData: { _ in true }, onDone: { _ in c.resume() }))
         }
         session.withLock { $0.id = nil }

@@ -10,6 +10,8 @@ final class LegacySSEChannel: Sendable {
     typealias Completion = @Sendable (Result<IncomingMessage?, BackendError>) -> Void
 
     let sseURL: String
+    /// On this machine: no proxy (the endpoint has the same origin).
+    let direct: Bool
     let loop: CurlLoop
     let headers: HeaderList
     let maxBytes: Int
@@ -28,6 +30,7 @@ final class LegacySSEChannel: Sendable {
 
     init(sseURL: String, loop: CurlLoop, headers: HeaderList, maxBytes: Int, onMessage: @escaping @Sendable (IncomingMessage) -> Void) {
         self.sseURL = sseURL
+        self.direct = HTTPTransfer.isLoopback(sseURL)
         self.loop = loop
         self.headers = headers
         self.maxBytes = maxBytes
@@ -41,7 +44,7 @@ final class LegacySSEChannel: Sendable {
             state.withLock { $0.connectWaiter = c }
             let t = HTTPTransfer(
                 method: .get, url: sseURL, headers: headers, extraHeaders: ["Accept: text/event-stream"], timeoutMillis: 0,
-                connectTimeoutMillis: timeoutMillis,
+                connectTimeoutMillis: timeoutMillis, direct: direct,
                 onHead: { [self] status, h in
                     guard status == 200, (h["content-type"] ?? "").lowercased().hasPrefix("text/event-stream") else {
                         resolveConnect(.failure(BackendError(.protocolViolation, "GET \(status == 200 ? "did not return an event stream" : "returned HTTP \(status)"); not an MCP HTTP+SSE endpoint either", status: status)))
@@ -139,7 +142,7 @@ final class LegacySSEChannel: Sendable {
         }
         let status = StatusBox()
         let t = HTTPTransfer(
-            method: .post, url: endpoint, headers: headers, body: body, timeoutMillis: timeoutMillis,
+            method: .post, url: endpoint, headers: headers, body: body, timeoutMillis: timeoutMillis, direct: direct,
             onHead: { code, _ in
                 status.code = code
                 return true

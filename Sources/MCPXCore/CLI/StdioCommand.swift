@@ -7,7 +7,9 @@ public enum StdioCommand {
     public static func run(_ options: Options, servers: [ServerConfig], stateFile: StateFile?, log: Logger) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         let loop = CurlLoop()
-        let client = ClientChannel(writer: StdoutWriter())
+        let writer = StdoutWriter()
+        loop.observePasses(writer)  // answers read in one pass of the curl loop leave in one write
+        let client = ClientChannel(writer: writer)
         let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log, client: client)
         if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }

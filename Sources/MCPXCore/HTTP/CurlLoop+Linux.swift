@@ -17,6 +17,9 @@ extension CurlLoop {
         var watchedAlwaysReady = false
         var running: Int32 = 0
         var events = [epoll_event](repeating: epoll_event(), count: 128)
+        var observer = passObserver.withLock { $0 }
+        observer?.passBegins()
+        defer { observer?.passEnds() }
         while true {
             if drainQueue() { break }
             // stdin (or whatever `watch` names) joins the same epoll set.
@@ -33,6 +36,9 @@ extension CurlLoop {
                 if !watch.handler() {
                     watched.withLock { $0 = nil }
                 }
+                observer?.passEnds()
+                observer = passObserver.withLock { $0 }
+                observer?.passBegins()
                 continue
             }
             fireTimerIfDue(&running)
@@ -42,7 +48,10 @@ extension CurlLoop {
                 let now = monotonicNanos()
                 wait = d <= now ? 0 : Int32(min(1000, (d - now + 999_999) / 1_000_000))
             }
+            observer?.passEnds()
             let n = epoll_wait(epollFD, &events, Int32(events.count), wait)
+            observer = passObserver.withLock { $0 }
+            observer?.passBegins()
             if n < 0 { continue }  // EINTR
             for i in 0..<Int(n) {
                 let efd = events[i].data.fd
@@ -54,6 +63,11 @@ extension CurlLoop {
                     if !watch.handler() {
                         watched.withLock { $0 = nil }
                     }
+                } else if efd >= 0 && Int(efd) < sockets.count && sockets[Int(efd)].wanted == 0 {
+                    // A kept-alive connection curl is not using became readable (the backend closed
+                    // it or sent something unasked): stop watching; curl checks it before reuse.
+                    epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), efd, nil)
+                    sockets[Int(efd)].registered = 0
                 } else {
                     var mask: Int32 = 0
                     if ev & UInt32(EPOLLIN.rawValue) != 0 { mask |= CURL_CSELECT_IN }
@@ -83,23 +97,72 @@ extension CurlLoop {
     }
 
     /// curl's socket callback: watch `fd` for what curl wants, or stop watching it.
+    ///
+    /// curl removes a kept-alive connection's socket when a transfer ends and adds it back when the
+    /// next one starts: two `epoll_ctl` calls per request. Sockets curl opened for connections (see
+    /// `socketOpened`) therefore stay registered while unwanted; an event on one then removes it
+    /// (in `runEpoll`), and `socketClosed` removes it before curl closes it, so a descriptor number
+    /// reused later never inherits a stale registration. Other sockets (the resolver's) are
+    /// removed at once.
     func socketChanged(_ fd: Int32, what: Int32) {
-        if what == CURL_POLL_REMOVE {
-            if watchedSockets.remove(fd) != nil { epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), fd, nil) }
+        guard fd >= 0 else { return }
+        let i = Int(fd)
+        if i >= sockets.count { sockets.append(contentsOf: repeatElement(SocketSlot(), count: i + 1 - sockets.count)) }
+        var want: UInt32 = 0
+        if what != CURL_POLL_REMOVE {
+            if what & CURL_POLL_IN != 0 { want |= UInt32(EPOLLIN.rawValue) }
+            if what & CURL_POLL_OUT != 0 { want |= UInt32(EPOLLOUT.rawValue) }
+        }
+        sockets[i].wanted = want
+        let registered = sockets[i].registered
+        if want == 0 {
+            if registered != 0 && !sockets[i].connection {
+                epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), fd, nil)
+                sockets[i].registered = 0
+            }
             return
         }
+        if registered == want { return }
         var ev = epoll_event()
         ev.data.fd = fd
-        if what & CURL_POLL_IN != 0 { ev.events |= UInt32(EPOLLIN.rawValue) }
-        if what & CURL_POLL_OUT != 0 { ev.events |= UInt32(EPOLLOUT.rawValue) }
-        if watchedSockets.contains(fd) {
-            epoll_ctl(epollFD, Int32(EPOLL_CTL_MOD), fd, &ev)
-        } else {
-            watchedSockets.insert(fd)
-            if epoll_ctl(epollFD, Int32(EPOLL_CTL_ADD), fd, &ev) != 0 && errno == EEXIST {
-                epoll_ctl(epollFD, Int32(EPOLL_CTL_MOD), fd, &ev)
+        ev.events = want
+        if registered != 0 {
+            if epoll_ctl(epollFD, Int32(EPOLL_CTL_MOD), fd, &ev) != 0 && errno == ENOENT {
+                epoll_ctl(epollFD, Int32(EPOLL_CTL_ADD), fd, &ev)
             }
+        } else if epoll_ctl(epollFD, Int32(EPOLL_CTL_ADD), fd, &ev) != 0 && errno == EEXIST {
+            epoll_ctl(epollFD, Int32(EPOLL_CTL_MOD), fd, &ev)
         }
+        sockets[i].registered = want
+    }
+
+    /// curl's open-socket callback: opens a connection's socket and remembers it as one.
+    func socketOpened(_ address: curl_sockaddr) -> Int32 {
+        let fd = socket(address.family, address.socktype | Int32(SOCK_CLOEXEC.rawValue), address.protocol)
+        guard fd >= 0 else { return fd }
+        let i = Int(fd)
+        if i >= sockets.count { sockets.append(contentsOf: repeatElement(SocketSlot(), count: i + 1 - sockets.count)) }
+        sockets[i] = SocketSlot(connection: true)
+        return fd
+    }
+
+    /// curl's close-socket callback: forgets the socket (out of epoll first), then closes it.
+    func socketClosed(_ fd: Int32) -> Int32 {
+        let i = Int(fd)
+        if i >= 0 && i < sockets.count {
+            if sockets[i].registered != 0 { epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), fd, nil) }
+            sockets[i] = SocketSlot()
+        }
+        return close(fd)
+    }
+
+    /// Sets the open/close-socket callbacks on a handle (again after `curl_easy_reset`).
+    func setSocketCallbacks(_ easy: UnsafeMutableRawPointer) {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        mcpx_easy_setopt_opensocketcb(easy, curlOpenSocket)
+        mcpx_easy_setopt_ptr(easy, CURLOPT_OPENSOCKETDATA, me)
+        mcpx_easy_setopt_closesocketcb(easy, curlCloseSocket)
+        mcpx_easy_setopt_ptr(easy, CURLOPT_CLOSESOCKETDATA, me)
     }
 
     /// curl's timer callback: -1 cancels the timer, 0 means at once.
@@ -117,9 +180,30 @@ private func curlSocketCallback(
     return 0
 }
 
+private func curlOpenSocket(
+    _ clientp: UnsafeMutableRawPointer?, _ purpose: curlsocktype, _ address: UnsafeMutablePointer<curl_sockaddr>?
+) -> curl_socket_t {
+    guard let clientp, let address else { return CURL_SOCKET_BAD }
+    return Unmanaged<CurlLoop>.fromOpaque(clientp).takeUnretainedValue().socketOpened(address.pointee)
+}
+
+private func curlCloseSocket(_ clientp: UnsafeMutableRawPointer?, _ fd: curl_socket_t) -> Int32 {
+    guard let clientp else { return close(fd) }
+    return Unmanaged<CurlLoop>.fromOpaque(clientp).takeUnretainedValue().socketClosed(fd)
+}
+
 private func curlTimerCallback(_ multi: UnsafeMutableRawPointer?, _ ms: Int, _ userp: UnsafeMutableRawPointer?) -> Int32 {
     guard let userp else { return 0 }
     Unmanaged<CurlLoop>.fromOpaque(userp).takeUnretainedValue().timerChanged(ms)
     return 0
+}
+/// What the loop's epoll set holds for one descriptor curl uses.
+struct SocketSlot {
+    /// The events epoll watches for it (0: not in the set).
+    var registered: UInt32 = 0
+    /// The events curl wants now (0: none; it may still be registered, see `socketChanged`).
+    var wanted: UInt32 = 0
+    /// Opened by `socketOpened` for a connection; closed through `socketClosed`.
+    var connection = false
 }
 #endif

@@ -27,19 +27,24 @@ public final class CurlLoop: @unchecked Sendable {
     // Loop-thread state.
     private var active: [UnsafeMutableRawPointer: HTTPTransfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
-    /// Handles whose last transfer was a plain POST: reused without `curl_easy_reset`.
-    private var postHandles: [UnsafeMutableRawPointer] = []
+    /// Handles whose last transfer was a plain POST: reused without `curl_easy_reset`, with whether
+    /// they are set up for a loopback URL (no proxy).
+    private var postHandles: [(easy: UnsafeMutableRawPointer, direct: Bool)] = []
     /// A file descriptor the loop also watches (stdin), and what to do when it is readable.
     /// Reading the client on the same thread that drives the backends saves a thread hop and a
     /// wake-up per call. The handler returns false to stop watching (EOF).
     let watched = Mutex<Watch?>(nil)
+    /// Told when the loop starts handling what is ready and when it is about to wait again (stdout
+    /// uses it to write the answers of one pass in one `write`).
+    let passObserver = Mutex<(any CurlLoopPassObserver)?>(nil)
     var loopThreadID: pthread_t?
     #if os(Linux)
     /// The loop's epoll instance and the eventfd other threads write to wake it.
     let epollFD: Int32 = epoll_create1(Int32(EPOLL_CLOEXEC))
     let wakeFD: Int32 = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-    /// Sockets curl asked us to watch, and when curl wants `socket_action(TIMEOUT)` next.
-    var watchedSockets: Set<Int32> = []
+    /// What epoll knows of each socket curl uses, indexed by descriptor (see `CurlLoop+Linux.swift`).
+    var sockets: [SocketSlot] = []
+    /// When curl wants `socket_action(TIMEOUT)` next.
     var timerDeadline: UInt64?
     #endif
 
@@ -101,6 +106,11 @@ public final class CurlLoop: @unchecked Sendable {
         wake()
     }
 
+    /// Brackets every pass of the loop with `passBegins` / `passEnds` calls on `observer`.
+    public func observePasses(_ observer: any CurlLoopPassObserver) {
+        passObserver.withLock { $0 = observer }
+    }
+
     func wake() {
         #if os(Linux)
         var one: UInt64 = 1
@@ -146,7 +156,7 @@ public final class CurlLoop: @unchecked Sendable {
         runPoll()
         #endif
         for t in Array(active.values) { finish(t, HTTPError(.cancelled, "mcpx is shutting down")) }
-        for h in idleHandles + postHandles { curl_easy_cleanup(h) }
+        for h in idleHandles + postHandles.map(\.easy) { curl_easy_cleanup(h) }
         idleHandles = []
         postHandles = []
         curl_multi_cleanup(multi)
@@ -157,21 +167,28 @@ public final class CurlLoop: @unchecked Sendable {
     func runPoll() {
         var running: Int32 = 0
         var extra = curl_waitfd()
+        var observer = passObserver.withLock { $0 }
+        observer?.passBegins()
+        defer { observer?.passEnds() }
         while true {
             if drainQueue() { break }
             curl_multi_perform(multi, &running)
             collectFinished()
-            if let w = watched.withLock({ $0 }) {
+            let w = watched.withLock { $0 }
+            observer?.passEnds()
+            if let w {
                 extra.fd = w.fd
                 extra.events = Int16(CURL_WAIT_POLLIN)
                 extra.revents = 0
                 curl_multi_poll(multi, &extra, 1, 1000, nil)
-                if extra.revents != 0 {
-                    if !w.handler() { watched.withLock { $0 = nil } }
-                    // What the handler queued is started by the next perform.
-                }
             } else {
                 curl_multi_poll(multi, nil, 0, 1000, nil)
+            }
+            observer = passObserver.withLock { $0 }
+            observer?.passBegins()
+            if let w, extra.revents != 0, !w.handler() {
+                watched.withLock { $0 = nil }
+                // What the handler queued is started by the next perform.
             }
         }
     }
@@ -191,11 +208,12 @@ public final class CurlLoop: @unchecked Sendable {
 
     func add(_ t: HTTPTransfer) {
         let easy: UnsafeMutableRawPointer
-        if t.method == .post && t.extraHeaders.isEmpty, let h = postHandles.popLast() {
+        if t.method == .post && t.extraHeaders.isEmpty, let (h, direct) = postHandles.popLast() {
             // A handle that last did a plain POST keeps its constant options: set only what varies.
             t.easy = h
             let me = Unmanaged.passUnretained(t).toOpaque()
             mcpx_easy_setopt_ptr(h, CURLOPT_URL, t.url)
+            if direct != t.direct { setDirect(h, t.direct) }
             mcpx_easy_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, t.connectTimeoutMillis)
             mcpx_easy_setopt_long(h, CURLOPT_TIMEOUT_MS, max(0, t.timeoutMillis))
             mcpx_easy_setopt_ptr(h, CURLOPT_HTTPHEADER, t.headers.list)
@@ -227,6 +245,10 @@ public final class CurlLoop: @unchecked Sendable {
         mcpx_easy_setopt_ptr(easy, CURLOPT_PROTOCOLS_STR, "http,https")
         mcpx_easy_setopt_long(easy, CURLOPT_TCP_NODELAY, 1)
         mcpx_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        if t.direct { setDirect(easy, true) }
+        #if os(Linux)
+        setSocketCallbacks(easy)
+        #endif
         mcpx_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, t.connectTimeoutMillis)
         if t.timeoutMillis > 0 { mcpx_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, t.timeoutMillis) }
         if t.extraHeaders.isEmpty {
@@ -262,6 +284,16 @@ public final class CurlLoop: @unchecked Sendable {
         curl_multi_add_handle(multi, easy)
     }
 
+    /// A loopback URL never goes through a proxy: `NOPROXY "*"` also spares curl its per-request
+    /// look-ups of the proxy environment variables. Other URLs keep curl's defaults (the environment).
+    func setDirect(_ easy: UnsafeMutableRawPointer, _ direct: Bool) {
+        if direct {
+            mcpx_easy_setopt_ptr(easy, CURLOPT_NOPROXY, "*")
+        } else {
+            mcpx_easy_setopt_ptr(easy, CURLOPT_NOPROXY, nil)
+        }
+    }
+
     func finish(_ t: HTTPTransfer, _ err: HTTPError?) {
         if t.finished { return }
         t.finished = true
@@ -270,7 +302,7 @@ public final class CurlLoop: @unchecked Sendable {
             active[easy] = nil
             t.easy = nil
             if t.method == .post && t.extraHeaders.isEmpty && postHandles.count < 256 {
-                postHandles.append(easy)
+                postHandles.append((easy, t.direct))
             } else if idleHandles.count < 256 {
                 idleHandles.append(easy)
             } else {
@@ -317,6 +349,13 @@ private func curlHeader(_ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ n: I
         return 0
     }
     return count
+}
+
+/// Told by the loop when a pass over what is ready begins and when it ends (before the loop waits).
+/// Both run on the loop thread.
+public protocol CurlLoopPassObserver: AnyObject, Sendable {
+    func passBegins()
+    func passEnds()
 }
 
 /// A descriptor the loop watches and its handler. A class, so reading it under the lock copies a

@@ -64,6 +64,8 @@ public final class HTTPTransfer: @unchecked Sendable {
     public let body: [UInt8]
     public let timeoutMillis: Int
     public let connectTimeoutMillis: Int
+    /// The URL is on this machine (`HTTPTransfer.isLoopback`): never through a proxy.
+    public let direct: Bool
 
     /// Return false to abort the transfer.
     let onHead: (Int, HTTPHeaders) -> Bool
@@ -82,7 +84,7 @@ public final class HTTPTransfer: @unchecked Sendable {
 
     public init(
         method: Method, url: String, headers: HeaderList, extraHeaders: [String] = [], body: [UInt8] = [],
-        timeoutMillis: Int, connectTimeoutMillis: Int = 10_000,
+        timeoutMillis: Int, connectTimeoutMillis: Int = 10_000, direct: Bool = false,
         onHead: @escaping (Int, HTTPHeaders) -> Bool,
         onData: @escaping (UnsafeRawBufferPointer) -> Bool,
         onDone: @escaping (HTTPError?) -> Void
@@ -94,6 +96,7 @@ public final class HTTPTransfer: @unchecked Sendable {
         self.body = body
         self.timeoutMillis = timeoutMillis
         self.connectTimeoutMillis = connectTimeoutMillis
+        self.direct = direct
         self.onHead = onHead
         self.onData = onData
         self.onDone = onDone
