@@ -241,6 +241,18 @@ public struct JSONParser: ~Copyable {
             while pos < buf.count && buf[pos] >= UInt8(ascii: "0") && buf[pos] <= UInt8(ascii: "9") { pos += 1 }
             if pos == digits { throw fail(.invalidNumber) }
         }
+        if isInteger && pos - start <= 18 {
+            // Up to 18 digits always fit: no string, no generic integer parsing (ids, counts).
+            var i = start
+            let negative = buf[i] == UInt8(ascii: "-")
+            if negative { i += 1 }
+            var v: Int64 = 0
+            while i < pos {
+                v = v &* 10 &+ Int64(buf[i] &- 0x30)
+                i += 1
+            }
+            return .int(negative ? -v : v)
+        }
         let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<pos]), as: UTF8.self)
         if isInteger, let i = Int64(text) { return .int(i) }
         guard let d = Double(text) else { throw fail(.invalidNumber) }

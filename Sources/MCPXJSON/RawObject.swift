@@ -16,6 +16,7 @@ public struct RawObject: Sendable {
     public init(_ bytes: [UInt8], range: Range<Int>) throws(JSONParseError) {
         self.bytes = bytes
         var found: [(key: String, range: Range<Int>)] = []
+        found.reserveCapacity(6)  // one allocation for the usual envelope (jsonrpc, id, method, params)
         let base = range.lowerBound
         let r: Result<Void, JSONParseError> = bytes.withUnsafeBufferPointer { whole in
             let buf = UnsafeBufferPointer(rebasing: whole[range])
@@ -84,4 +85,10 @@ public struct RawObject: Sendable {
     }
 
     public func has(_ key: String) -> Bool { range(key) != nil }
+
+    /// Whether member `key` is exactly `bytes` as written (no decoding: `"2.0"` and `"2\u002e0"` differ).
+    public func bytesEqual(_ key: String, _ expected: [UInt8]) -> Bool {
+        guard let r = range(key), r.count == expected.count else { return false }
+        return bytes[r].elementsEqual(expected)
+    }
 }

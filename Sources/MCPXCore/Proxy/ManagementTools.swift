@@ -7,6 +7,9 @@ public enum ManagementTools {
     public static let health = "proxy_health"
     public static let names: Set<String> = [manage, status, health]
 
+    /// `names.contains(name)` without hashing (asked for every tools/call).
+    public static func isOwn(_ name: String) -> Bool { name == manage || name == status || name == health }
+
     public static func definitions(readOnly: Bool) -> [JSONValue] {
         let actions: [JSONValue] = readOnly
             ? ["list", "health"] : ["add", "remove", "list", "enable", "disable", "health"]

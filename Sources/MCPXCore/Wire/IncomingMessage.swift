@@ -32,31 +32,33 @@ public struct IncomingMessage: Sendable {
 
     public init(raw: RawObject) throws(RPCError) {
         self.raw = raw
-        guard raw.value("jsonrpc") == .string("2.0") else {
+        // Byte-level checks first: this runs for every message both ways, and the common shapes
+        // (`"jsonrpc":"2.0"`, params an object) need no decoding.
+        guard raw.bytesEqual("jsonrpc", Self.quoted20) || raw.value("jsonrpc") == .string("2.0") else {
             throw RPCError(.invalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\"")
         }
+        let methodRange = raw.range("method")
+        let idRange = raw.range("id")
         var id: RPCID?
-        if raw.value("method") == nil, raw.value("id") == .null, raw.has("error") {
+        if methodRange == nil, let r = idRange, raw.bytes[r].first == UInt8(ascii: "n"), raw.has("error") {
             // A peer reporting an error it could not tie to a request: an answer, never answered.
             self.kind = .errorResponse(id: nil)
             return
         }
-        if let idValue = raw.value("id") {
-            guard let i = RPCID(idValue) else {
+        if idRange != nil {
+            guard let idValue = raw.value("id"), let i = RPCID(idValue) else {
                 throw RPCError(.invalidRequest, "Invalid Request: \"id\" must be a string or an integer")
             }
             id = i
         }
-        if let m = raw.value("method") {
-            guard case .string(let method) = m, !method.isEmpty else {
+        if methodRange != nil {
+            guard case .string(let method)? = raw.value("method"), !method.isEmpty else {
                 throw RPCError(.invalidRequest, "Invalid Request: \"method\" must be a non-empty string", data: id.map { ["id": $0.json] })
             }
-            if let p = raw.value("params") {
-                switch p {
-                case .object, .array: break
-                default:
-                    throw RPCError(.invalidRequest, "Invalid Request: \"params\" must be an object")
-                }
+            if let p = raw.range("params"), let first = raw.bytes[p].first,
+                first != UInt8(ascii: "{") && first != UInt8(ascii: "[")
+            {
+                throw RPCError(.invalidRequest, "Invalid Request: \"params\" must be an object")
             }
             kind = id.map { .request(id: $0, method: method) } ?? .notification(method: method)
             return
@@ -71,6 +73,8 @@ public struct IncomingMessage: Sendable {
         }
         throw RPCError(.invalidRequest, "Invalid Request: no \"method\", \"result\" or \"error\"")
     }
+
+    static let quoted20: [UInt8] = Array(#""2.0""#.utf8)
 
     public var id: RPCID? {
         switch kind {
