@@ -1,5 +1,9 @@
-import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The single writer of stdout: one message per line, whole lines only, one `write` per message.
 ///
@@ -26,7 +30,7 @@ public final class StdoutWriter: Sendable {
             let ok = line.withUnsafeBytes { b -> Bool in
                 var off = 0
                 while off < b.count {
-                    let n = Foundation.write(fd, b.baseAddress! + off, b.count - off)
+                    let n = write(fd, b.baseAddress! + off, b.count - off)
                     if n < 0 {
                         if errno == EINTR || errno == EAGAIN { continue }
                         return false
