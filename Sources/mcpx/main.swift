@@ -1,5 +1,9 @@
-import Foundation
 import MCPXCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The executable is a thin shell: parse, pick the command, exit with its code.
 @main

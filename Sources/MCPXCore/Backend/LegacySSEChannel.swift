@@ -1,6 +1,11 @@
-import Foundation
+import Dispatch
 import MCPXJSON
 import Synchronization
+#if canImport(Glibc)
+import FoundationEssentials
+#elseif canImport(Darwin)
+import Foundation
+#endif
 
 /// The 2024-11-05 HTTP+SSE transport: one long GET stream carries every server message; each
 /// client message is POSTed to the `endpoint` the stream announced first.
@@ -78,7 +83,7 @@ final class LegacySSEChannel: Sendable {
 
     /// Resolves the endpoint against the SSE URL; it must stay on the same origin.
     static func resolveEndpoint(_ data: String, against base: String) -> String? {
-        guard let b = URL(string: base), let u = URL(string: data.trimmingCharacters(in: .whitespaces), relativeTo: b)?.absoluteURL,
+        guard let b = URL(string: base), let u = URL(string: data.trimmingWhitespace(), relativeTo: b)?.absoluteURL,
             u.scheme?.lowercased() == b.scheme?.lowercased(), u.host?.lowercased() == b.host?.lowercased(),
             (u.port ?? defaultPort(u.scheme)) == (b.port ?? defaultPort(b.scheme))
         else { return nil }

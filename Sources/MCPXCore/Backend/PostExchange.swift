@@ -1,4 +1,3 @@
-import Foundation
 import MCPXJSON
 
 /// Reads the answer to one Streamable HTTP POST: a JSON body or an SSE stream of messages.
@@ -180,7 +179,7 @@ final class PostExchange: @unchecked Sendable {
             deliver(.failure(BackendError(.protocolViolation, "event stream ended without a response")))
         case .drainError:
             let snippet = String(decoding: body.prefix(300), as: UTF8.self)
-                .replacingOccurrences(of: "\n", with: " ")
+                .replacingAll("\n", with: " ")
             deliver(.failure(BackendError(.httpStatus, "HTTP \(status)\(snippet.isEmpty ? "" : ": \(snippet)")", status: status)))
         case .waiting:
             deliver(.failure(BackendError(.protocolViolation, "no response (HTTP \(status))")))

@@ -1,5 +1,9 @@
-import Foundation
 import MCPXJSON
+#if canImport(Glibc)
+import FoundationEssentials
+#elseif canImport(Darwin)
+import Foundation
+#endif
 
 /// A `--config` file: the `mcpServers` object that Claude Desktop, Cursor and Claude Code use, or
 /// VS Code's `servers` object.
@@ -45,14 +49,11 @@ public enum ConfigFile {
     /// Reads and parses `path`. `file` in messages is the path as the user gave it.
     public static func load(path: String, environment: [String: String], skipStdio: Bool = false) throws(ConfigError) -> Loaded {
         guard let data = FileManager.default.contents(atPath: path) else {
-            var isDir: ObjCBool = false
             let why: String
-            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-                why = "no such file"
-            } else if isDir.boolValue {
-                why = "is a directory"
-            } else {
-                why = "permission denied"
+            switch PathKind(path) {
+            case .missing: why = "no such file"
+            case .directory: why = "is a directory"
+            case .other: why = "permission denied"
             }
             throw ConfigError("\(path): cannot read: \(why)")
         }
@@ -263,7 +264,7 @@ public enum ConfigFile {
                 if x.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
                     throw fail(kp, "must not contain line breaks")
                 }
-                out.append((name: name, value: x.trimmingCharacters(in: .whitespaces)))
+                out.append((name: name, value: x.trimmingWhitespace()))
             }
             return out
         }
@@ -287,7 +288,7 @@ public enum EnvExpansion {
         guard s.contains("${") else { return s }
         var out = ""
         var rest = Substring(s)
-        while let start = rest.range(of: "${") {
+        while let start = rest.firstRange(of: "${") {
             out += rest[..<start.lowerBound]
             let after = rest[start.upperBound...]
             guard let close = after.firstIndex(of: "}") else {
@@ -309,7 +310,7 @@ public enum EnvExpansion {
         if ref.hasPrefix("env:") { ref = ref.dropFirst(4) }
         var name = ref
         var fallback: Substring?
-        if let r = ref.range(of: ":-") {
+        if let r = ref.firstRange(of: ":-") {
             name = ref[..<r.lowerBound]
             fallback = ref[r.upperBound...]
         }
@@ -396,7 +397,7 @@ enum JSONC {
             } else if c == 0x0A || c == 0x0D {
                 what = "unexpected line break"
             } else {
-                what = String(format: "unexpected byte 0x%02X", c)
+                what = "unexpected byte 0x\(Int(c).zeroPadded(2, radix: 16, uppercase: true))"
             }
         case .invalidNumber: what = "invalid number"
         case .invalidEscape: what = "invalid escape in a string"

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Entry point of the `mcpx` executable.
 public enum MCPXCLI {
     public static func run(_ args: [String]) async -> Int32 {
@@ -43,11 +41,11 @@ public enum MCPXCLI {
     }
 
     static func stderrLine(_ s: String) {
-        FileHandle.standardError.write(Data((s + "\n").utf8))
+        FileOutput.writeAll(2, s + "\n")
     }
 
     /// Only for --help / --version and terminal commands: never while serving MCP.
     static func stdoutText(_ s: String) {
-        FileHandle.standardOutput.write(Data(s.utf8))
+        FileOutput.writeAll(1, s)
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import FoundationEssentials
+#elseif canImport(Darwin)
 import Foundation
+#endif
 
 /// mcpx's command line, parsed by hand (no package dependencies).
 public struct Options: Sendable {
@@ -189,12 +193,12 @@ public struct Options: Sendable {
             }
         }
         var out: [ServerConfig] = []
-        for p in parts where !p.trimmingCharacters(in: .whitespaces).isEmpty {
+        for p in parts where !p.trimmingWhitespace().isEmpty {
             guard let eq = p.firstIndex(of: "=") else {
                 throw ConfigError("--servers entry \"\(p)\" must look like NAME=URL")
             }
-            let name = String(p[..<eq]).trimmingCharacters(in: .whitespaces)
-            let url = String(p[p.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+            let name = String(p[..<eq]).trimmingWhitespace()
+            let url = String(p[p.index(after: eq)...]).trimmingWhitespace()
             if let problem = ToolNaming.validateServerName(name) { throw ConfigError("--servers: \(problem)") }
             if let problem = validateURL(url) { throw ConfigError("--servers: server \"\(name)\": \(problem)") }
             out.append(ServerConfig(name: name, url: url))

@@ -1,4 +1,9 @@
+#if canImport(Glibc)
+import FoundationEssentials
+import Glibc
+#elseif canImport(Darwin)
 import Foundation
+#endif
 
 /// The servers mcpx starts with: `--config` files, then `--servers` flags, then the `--state` file.
 ///
@@ -57,14 +62,13 @@ public enum ServerSet {
     /// The state file's directory must exist and be writable: find out now, not at the first `manage`.
     static func checkStateDirectory(_ path: String) throws(ConfigError) {
         let dir = StateFile.split(path).dir
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        guard PathKind(dir) == .directory else {
             throw ConfigError("--state \(path): directory \(dir) does not exist")
         }
         guard access(dir, W_OK) == 0 else {
             throw ConfigError("--state \(path): directory \(dir) is not writable")
         }
-        if path.hasSuffix("/") || FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue {
+        if path.hasSuffix("/") || PathKind(path) == .directory {
             throw ConfigError("--state \(path): is a directory; give a file name")
         }
     }

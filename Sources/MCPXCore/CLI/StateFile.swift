@@ -1,9 +1,10 @@
-import Foundation
 import MCPXJSON
 import Synchronization
-
 #if canImport(Glibc)
+import FoundationEssentials
 import Glibc
+#elseif canImport(Darwin)
+import Foundation
 #endif
 
 /// The `--state` file: what `manage` changed, kept across restarts.
@@ -311,9 +312,9 @@ public final class StateFile: Sendable {
         var t = time(nil)
         var tmv = tm()
         gmtime_r(&t, &tmv)
-        let stamp = String(
-            format: "%04d%02d%02dT%02d%02d%02dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min,
-            tmv.tm_sec)
+        // %04d%02d%02dT%02d%02d%02dZ
+        let date = "\(Int(tmv.tm_year + 1900).zeroPadded(4))\(Int(tmv.tm_mon + 1).zeroPadded(2))\(Int(tmv.tm_mday).zeroPadded(2))"
+        let stamp = "\(date)T\(Int(tmv.tm_hour).zeroPadded(2))\(Int(tmv.tm_min).zeroPadded(2))\(Int(tmv.tm_sec).zeroPadded(2))Z"
         var aside = "\(path).corrupt-\(stamp)"
         var n = 1
         while FileManager.default.fileExists(atPath: aside) {

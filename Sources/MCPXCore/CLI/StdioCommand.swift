@@ -1,6 +1,10 @@
 import Dispatch
-import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `mcpx --stdio`: serve MCP on stdin/stdout until EOF or SIGTERM, then shut down cleanly.
 public enum StdioCommand {

@@ -1,8 +1,9 @@
-import Foundation
 import MCPXJSON
-
 #if canImport(Glibc)
+import FoundationEssentials
 import Glibc
+#elseif canImport(Darwin)
+import Foundation
 #endif
 
 /// `mcpx list | tools | call | check`: the same servers and flags as `mcpx --stdio`, for a person
@@ -76,7 +77,7 @@ public enum TerminalCommands {
         case .tools: target = options.commandArgs.first
         case .call:
             let tool = options.commandArgs.first ?? ""
-            target = ManagementTools.names.contains(tool) ? nil : tool.range(of: ToolNaming.separator).map { String(tool[..<$0.lowerBound]) }
+            target = ManagementTools.names.contains(tool) ? nil : tool.firstRange(of: ToolNaming.separator).map { String(tool[..<$0.lowerBound]) }
         default: target = nil
         }
         guard let target, servers.contains(where: { $0.name == target }) else { return servers }
@@ -150,7 +151,7 @@ public enum TerminalCommands {
     /// The first line (or sentence, for long paragraphs) of a description.
     static func firstLine(_ s: String) -> String {
         let line = s.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        return line.trimmingCharacters(in: .whitespaces)
+        return line.trimmingWhitespace()
     }
 
     // MARK: call
@@ -218,7 +219,7 @@ public enum TerminalCommands {
             o["latencyMs"] = p?.latencyMs.map { .double($0) } ?? .null
             o["error"] = p?.error.map { .string($0) } ?? .null
             items.append(.object(o))
-            let latency = p?.latencyMs.map { String(format: "%.2f ms", $0) } ?? "-"
+            let latency = p?.latencyMs.map { "\($0.fixed(2)) ms" } ?? "-"
             rows.append([.init(c.name), out.health(state), .init(latency), .init(Redact.url(c.url)), .init(p?.error ?? "")])
         }
         let ok = !enabled.isEmpty && healthy == enabled.count
@@ -283,7 +284,7 @@ struct TerminalOutput {
         let cut = tty ? 72 : Int.max
         let cells = rows.map { $0.map { c -> Cell in
             var c = c
-            c.text = c.text.replacingOccurrences(of: "\n", with: " ")
+            c.text = c.text.replacingAll("\n", with: " ")
             if c.text.count > cut { c.text = String(c.text.prefix(cut - 1)) + "…" }
             return c
         } }
@@ -296,7 +297,7 @@ struct TerminalOutput {
                 let pad = last ? "" : String(repeating: " ", count: widths[i] - c.text.count + 2)
                 s += paint(c.text, c.color) + pad
             }
-            return s.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            return s.trimmingTrailingWhitespace()
         }
         var text = line(header.map { Cell($0, color: Self.bold) }) + "\n"
         for r in cells { text += line(r) + "\n" }
@@ -305,22 +306,12 @@ struct TerminalOutput {
 
     func print(_ s: String) { write(s + "\n") }
 
-    func write(_ s: String) { Self.writeAll(1, s) }
+    /// A closed pipe (nobody is reading) drops the rest.
+    func write(_ s: String) { FileOutput.writeAll(1, s) }
 
-    func warn(_ s: String) { Self.writeAll(2, "mcpx: \(s)\n") }
+    func warn(_ s: String) { FileOutput.writeAll(2, "mcpx: \(s)\n") }
 
-    func error(_ s: String) { Self.writeAll(2, "mcpx: error: \(s)\n") }
-
-    static func writeAll(_ fd: Int32, _ s: String) {
-        let bytes = Array(s.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }  // a closed pipe: nobody is reading
-            off += n
-        }
-    }
+    func error(_ s: String) { FileOutput.writeAll(2, "mcpx: error: \(s)\n") }
 }
 
 /// Indented JSON for people (`mcpx call` prints structured content with it).

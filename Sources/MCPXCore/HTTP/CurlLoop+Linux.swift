@@ -1,6 +1,5 @@
 #if os(Linux)
 import CCurl
-import Foundation
 import Glibc
 
 /// The Linux loop: epoll tells which sockets are ready and `curl_multi_socket_action` advances only

@@ -1,8 +1,10 @@
 import CCurl
-import Foundation
+import Dispatch
 import Synchronization
-#if os(Linux)
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The one thread that drives every HTTP transfer of mcpx through a libcurl multi handle.
@@ -21,7 +23,6 @@ public final class CurlLoop: @unchecked Sendable {
     let multi: UnsafeMutableRawPointer
     private let queue = Mutex<(commands: [Command], stopping: Bool)>(([], false))
     private let stopped = Mutex<Bool>(false)
-    private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
 
     // Loop-thread state.
@@ -55,11 +56,8 @@ public final class CurlLoop: @unchecked Sendable {
         multi = curl_multi_init()
         // Keep plenty of idle connections: one per in-flight request to each backend.
         mcpx_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
-        let t = Thread { [unowned self] in self.run() }
-        t.name = "mcpx-curl"
-        t.stackSize = 8 << 20  // parsing nests; JSONParser.maxDepth keeps it bounded
-        thread = t
-        t.start()
+        // 8 MiB of stack: parsing nests; JSONParser.maxDepth keeps it bounded.
+        LoopThread.start(name: "mcpx-curl", stackSize: 8 << 20) { [unowned self] in self.run() }
     }
 
     /// Starts a transfer. Its callbacks run on the loop thread.
@@ -114,7 +112,7 @@ public final class CurlLoop: @unchecked Sendable {
     func wake() {
         #if os(Linux)
         var one: UInt64 = 1
-        _ = Foundation.write(wakeFD, &one, 8)
+        _ = write(wakeFD, &one, 8)
         #else
         curl_multi_wakeup(multi)
         #endif

@@ -1,5 +1,4 @@
 import CCurl
-import Foundation
 
 /// What went wrong with an HTTP exchange, below the level of MCP.
 public struct HTTPError: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,3 @@
-import Foundation
 public import MCPXJSON
 
 /// Prompts, resources, templates, completion and logging across backends.

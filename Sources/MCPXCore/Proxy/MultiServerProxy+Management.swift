@@ -1,5 +1,9 @@
-import Foundation
 public import MCPXJSON
+#if canImport(Glibc)
+import FoundationEssentials
+#elseif canImport(Darwin)
+import Foundation
+#endif
 
 extension MultiServerProxy {
     /// Runs one of mcpx's own tools; the answer is a tool result (errors have `isError`).
@@ -223,7 +227,7 @@ extension MultiServerProxy {
         for n in names {
             guard let r = results[n] else { continue }
             if r.ok {
-                lines.append("\(n): ok, \(String(format: "%.2f", r.ms ?? 0)) ms")
+                lines.append("\(n): ok, \((r.ms ?? 0).fixed(2)) ms")
             } else {
                 lines.append("\(n): unhealthy: \(r.error ?? "unknown")")
                 if r.error != "disabled" { markFailed(n, r.error ?? "ping failed") }
@@ -285,7 +289,7 @@ extension MultiServerProxy {
             guard let e = entries[name] else { continue }
             let s = e.connection.statsSnapshot
             var l = "\n\(name): \(e.config.status.rawValue), \(e.config.toolCount) tools, \(s.calls) calls, \(s.errors) errors"
-            if let f = s.latencyFigures { l += String(format: ", p50 %.2f ms", Double(f.p50) / 1000) }
+            if let f = s.latencyFigures { l += ", p50 \((Double(f.p50) / 1000).fixed(2)) ms" }
             if let err = e.config.lastError { l += ", last error: \(err)" }
             text += l
         }

@@ -1,4 +1,3 @@
-import Foundation
 public import MCPXJSON
 
 /// What the terminal commands (`mcpx list | tools | call | check`) need from the proxy, which
@@ -72,7 +71,7 @@ extension MultiServerProxy {
         }
         guard let route = router.snapshot.tools[name] else {
             // A tool of a server that never connected is unknown; say why rather than just that.
-            if let r = name.range(of: ToolNaming.separator), let c = entries[String(name[..<r.lowerBound])]?.config, c.status != .ready {
+            if let r = name.firstRange(of: ToolNaming.separator), let c = entries[String(name[..<r.lowerBound])]?.config, c.status != .ready {
                 let why = c.status == .disabled ? "is disabled" : "is unavailable: \(c.lastError ?? "not connected")"
                 return .result(Message.toolError("Server '\(c.name)' \(why); \(name) was not called."))
             }

@@ -1,5 +1,10 @@
-import Foundation
 public import MCPXJSON
+#if canImport(Glibc)
+import FoundationEssentials
+import Glibc
+#elseif canImport(Darwin)
+import Foundation
+#endif
 
 /// The multiplexer: one `ServerConfig` and one connection per backend, their lifecycles, and the
 /// routing table that the hot path reads.

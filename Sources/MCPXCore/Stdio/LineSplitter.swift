@@ -1,5 +1,3 @@
-import Foundation
-
 /// Splits a byte stream into lines, with a size limit.
 ///
 /// A value type so it is tested without a file descriptor; `StdinReader` feeds it.

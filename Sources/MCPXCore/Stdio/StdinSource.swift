@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reads stdin when the loop says it is readable: one `read` per wake-up, lines to `onLine`.
 public final class StdinSource: @unchecked Sendable {

@@ -1,4 +1,3 @@
-import Foundation
 import MCPXJSON
 import Synchronization
 
@@ -243,7 +242,7 @@ extension StdioServer {
     }
 
     static func seconds(_ millis: Int) -> String {
-        millis % 1000 == 0 ? "\(millis / 1000) s" : String(format: "%.1f s", Double(millis) / 1000)
+        millis % 1000 == 0 ? "\(millis / 1000) s" : "\((Double(millis) / 1000).fixed(1)) s"
     }
 
     /// `notifications/cancelled` from the client: stop the backend's work, send no answer.

@@ -1,4 +1,3 @@
-import Foundation
 import MCPXJSON
 import Synchronization
 
@@ -196,7 +195,7 @@ public final class StdioServer: Sendable {
     /// Best effort: the id of a message too large to parse, from its first bytes.
     static func sniffID(_ head: [UInt8]) -> RPCID? {
         let s = String(decoding: head, as: UTF8.self)
-        guard let r = s.range(of: "\"id\"") else { return nil }
+        guard let r = s.firstRange(of: "\"id\"") else { return nil }
         var rest = s[r.upperBound...].drop(while: { $0 == " " })
         guard rest.first == ":" else { return nil }
         rest = rest.dropFirst().drop(while: { $0 == " " })

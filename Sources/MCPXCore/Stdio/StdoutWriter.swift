@@ -1,5 +1,9 @@
-import Foundation
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The single writer of stdout: one message per line, whole lines only.
 ///
@@ -78,7 +82,7 @@ public final class StdoutWriter: CurlLoopPassObserver {
         bytes.withUnsafeBytes { b -> Bool in
             var off = 0
             while off < b.count {
-                let n = Foundation.write(fd, b.baseAddress! + off, b.count - off)
+                let n = write(fd, b.baseAddress! + off, b.count - off)
                 if n < 0 {
                     if errno == EINTR { continue }
                     if errno == EAGAIN {

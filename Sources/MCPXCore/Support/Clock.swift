@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Monotonic time in nanoseconds (for latency figures and deadlines).
 @inline(__always)

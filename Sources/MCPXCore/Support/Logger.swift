@@ -1,5 +1,10 @@
-import Foundation
 import Synchronization
+#if canImport(Glibc)
+import FoundationEssentials
+import Glibc
+#elseif canImport(Darwin)
+import Foundation
+#endif
 
 /// Log levels, in the order MCP's `logging/setLevel` uses (mcpx itself uses the first five).
 public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
@@ -34,25 +39,28 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
 /// Callers must not pass secrets (header values, tokens); URLs are logged through `Redact.url`.
 public final class Logger: Sendable {
     public let level: LogLevel
-    private let file: Mutex<FileHandle?>
+    /// The log file's descriptor, opened for appending; the lock keeps lines whole.
+    private let file: Mutex<Int32?>
     private let toStderr: Bool
 
     public init(level: LogLevel = .info, filePath: String? = nil, toStderr: Bool = true) throws {
         self.level = level
         self.toStderr = toStderr
         if let filePath {
-            if !FileManager.default.fileExists(atPath: filePath) {
-                guard FileManager.default.createFile(atPath: filePath, contents: nil) else {
-                    throw ConfigError("cannot create log file \(filePath)")
-                }
+            let fd = open(filePath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o666)
+            guard fd >= 0 else {
+                let exists = access(filePath, F_OK) == 0
+                throw ConfigError("cannot \(exists ? "open" : "create") log file \(filePath)")
             }
-            guard let h = FileHandle(forWritingAtPath: filePath) else {
-                throw ConfigError("cannot open log file \(filePath)")
-            }
-            h.seekToEndOfFile()
-            file = Mutex(h)
+            file = Mutex(fd)
         } else {
             file = Mutex(nil)
+        }
+    }
+
+    deinit {
+        file.withLock { fd in
+            if let fd { close(fd) }
         }
     }
 
@@ -65,18 +73,10 @@ public final class Logger: Sendable {
     public func log(_ l: LogLevel, _ message: @autoclosure () -> String) {
         guard l >= level else { return }
         let line = "\(Self.timestamp()) \(l.name.uppercased()) mcpx: \(message())\n"
-        let bytes = Array(line.utf8)
-        if toStderr {
-            bytes.withUnsafeBytes { b in
-                var off = 0
-                while off < b.count {
-                    let n = Foundation.write(2, b.baseAddress! + off, b.count - off)
-                    if n <= 0 { break }
-                    off += n
-                }
-            }
+        if toStderr { FileOutput.writeAll(2, line) }
+        file.withLock { fd in
+            if let fd { FileOutput.writeAll(fd, line) }
         }
-        file.withLock { h in h?.write(Data(bytes)) }
     }
 
     public func debug(_ m: @autoclosure () -> String) { log(.debug, m()) }
@@ -90,9 +90,10 @@ public final class Logger: Sendable {
         var t = tv.tv_sec
         var tmv = tm()
         gmtime_r(&t, &tmv)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday,
-            tmv.tm_hour, tmv.tm_min, tmv.tm_sec, Int(tv.tv_usec / 1000))
+        // %04d-%02d-%02dT%02d:%02d:%02d.%03dZ
+        let date = "\(Int(tmv.tm_year + 1900).zeroPadded(4))-\(Int(tmv.tm_mon + 1).zeroPadded(2))-\(Int(tmv.tm_mday).zeroPadded(2))"
+        let hms = "\(Int(tmv.tm_hour).zeroPadded(2)):\(Int(tmv.tm_min).zeroPadded(2)):\(Int(tmv.tm_sec).zeroPadded(2))"
+        return "\(date)T\(hms).\(Int(tv.tv_usec / 1000).zeroPadded(3))Z"
     }
 }
 
@@ -114,7 +115,7 @@ public enum Redact {
     /// Replaces every occurrence of any secret in `text` with `[REDACTED]`.
     public static func secrets(_ text: String, _ secrets: [String]) -> String {
         var t = text
-        for s in secrets where s.count >= 4 { t = t.replacingOccurrences(of: s, with: "[REDACTED]") }
+        for s in secrets where s.count >= 4 { t = t.replacingAll(s, with: "[REDACTED]") }
         return t
     }
 }
