@@ -35,6 +35,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
+        // C library settings the Glibc module lacks (mallopt), for the executable.
+        .target(name: "CSupport"),
         // The closed JSON value, a byte-level parser and serializer; shared by mcpx and the example server.
         .target(
             name: "MCPXJSON", swiftSettings: swiftSettings,
@@ -44,7 +46,7 @@ let package = Package(
         .target(name: "MCPXCore", dependencies: ["CCurl", "MCPXJSON"], swiftSettings: swiftSettings),
         // Thin executable over MCPXCore.
         .executableTarget(
-            name: "mcpx", dependencies: ["MCPXCore"], swiftSettings: swiftSettings, linkerSettings: staticLinking),
+            name: "mcpx", dependencies: ["MCPXCore", "CSupport"], swiftSettings: swiftSettings, linkerSettings: staticLinking),
         // A small MCP server (Streamable HTTP on loopback) for the demo, tests and benchmarks.
         .executableTarget(
             name: "mcpx-example-server", dependencies: ["MCPXJSON"], swiftSettings: swiftSettings,

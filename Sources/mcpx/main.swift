@@ -1,3 +1,4 @@
+import CSupport
 import MCPXCore
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +10,10 @@ import Darwin
 @main
 struct MCPXMain {
     static func main() async {
+        // Buffers of a megabyte or more (a tools/list answer with thousands of tools) get their
+        // own mapping, returned to the system when freed. Without a fixed threshold glibc raises it
+        // after the first such buffer, and the heap keeps their peak size for good.
+        _ = mcpx_set_mmap_threshold(1 << 20)
         let code = await MCPXCLI.run(Array(CommandLine.arguments.dropFirst()))
         exit(code)
     }

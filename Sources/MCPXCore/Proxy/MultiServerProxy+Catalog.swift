@@ -60,12 +60,12 @@ extension MultiServerProxy {
         let changed: Bool
         switch kind {
         case .prompts:
-            var prompts: [ExposedTool] = []
+            var prompts: [ExposedPrompt] = []
             for p in items.prefix(20_000) {
                 guard case .object(var o) = p, case .string(let original)? = o["name"], !original.isEmpty else { continue }
                 let exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName)
                 o["name"] = .string(exposed)
-                prompts.append(ExposedTool(exposedName: exposed, originalName: original, definition: .object(o)))
+                prompts.append(ExposedPrompt(exposedName: exposed, originalName: original, definition: .object(o)))
             }
             changed = prompts.map(\.definition) != entries[name]!.prompts.map(\.definition)
             entries[name]!.prompts = prompts

@@ -85,11 +85,11 @@ extension MultiServerProxy {
         startSupervisorAfterConnect(name)
         publishNow()
         persist()
-        let count = e.tools.count
+        let count = e.toolNames.count
         return ManagementTools.result(
-            "Added \"\(name)\" at \(Redact.url(url)): \(count) tool\(count == 1 ? "" : "s") (\(e.tools.prefix(10).map(\.exposedName).joined(separator: ", "))\(count > 10 ? ", ..." : ""))",
+            "Added \"\(name)\" at \(Redact.url(url)): \(count) tool\(count == 1 ? "" : "s") (\(e.toolNames.prefix(10).joined(separator: ", "))\(count > 10 ? ", ..." : ""))",
             ["server": .string(name), "status": "ready", "toolCount": .int(Int64(count)),
-             "tools": .array(e.tools.map { .string($0.exposedName) })])
+             "tools": .array(e.toolNames.map { .string($0) })])
     }
 
     /// Starts the health loop of a backend that has just connected (no second handshake).
@@ -121,8 +121,8 @@ extension MultiServerProxy {
         await e.connection.close()
         log.info("manage: removed \(name)")
         return ManagementTools.result(
-            "Removed \"\(name)\" (\(e.tools.count) tools withdrawn)",
-            ["server": .string(name), "removed": true, "toolsWithdrawn": .int(Int64(e.tools.count))])
+            "Removed \"\(name)\" (\(e.toolNames.count) tools withdrawn)",
+            ["server": .string(name), "removed": true, "toolsWithdrawn": .int(Int64(e.toolNames.count))])
     }
 
     func setEnabled(_ name: String, _ enabled: Bool) async -> JSONValue {
@@ -142,7 +142,7 @@ extension MultiServerProxy {
             }
             publishNow()
             let c = entries[name]?.config
-            let count = entries[name]?.tools.count ?? 0
+            let count = entries[name]?.toolNames.count ?? 0
             let text = c?.status == .ready
                 ? "Enabled \"\(name)\": \(count) tools" : "Enabled \"\(name)\", but it is not reachable yet: \(c?.lastError ?? "unknown error"); mcpx keeps retrying"
             return ManagementTools.result(
@@ -154,7 +154,7 @@ extension MultiServerProxy {
             publishNow()
             await e.connection.close()
             return ManagementTools.result(
-                "Disabled \"\(name)\" (\(e.tools.count) tools withdrawn)",
+                "Disabled \"\(name)\" (\(e.toolNames.count) tools withdrawn)",
                 ["server": .string(name), "enabled": false, "status": "disabled"])
         }
     }

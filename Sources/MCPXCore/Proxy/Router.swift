@@ -19,11 +19,35 @@ public final class Router: Sendable {
     public struct Snapshot: Sendable {
         public var tools: [String: Route] = [:]
         public var backends: [String: Backend] = [:]
-        /// The serialized result of `tools/list` (`{"tools":[...]}`).
-        public var toolsListResult: [UInt8] = Array(#"{"tools":[]}"#.utf8)
+        /// The `tools/list` result in parts: mcpx's own tool definitions, then each listed backend's
+        /// (comma-separated definitions). The parts share storage with the proxy's per-backend caches:
+        /// with 10,000 tools a joined copy would be 3 MB more, kept for as long as the list is.
+        public var toolsListParts: [[UInt8]] = []
+        /// The parts' total size.
+        public var toolsListBytes = 0
         /// Exposed names in the list (for tests and status).
         public var listedCount = 0
         public var startupDone = false
+
+        /// Writes `{"tools":[...]}`.
+        public func writeToolsListResult(to out: inout [UInt8]) {
+            out.append(contentsOf: #"{"tools":["#.utf8)
+            var first = true
+            for part in toolsListParts where !part.isEmpty {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(contentsOf: part)
+            }
+            out.append(contentsOf: "]}".utf8)
+        }
+
+        /// The `tools/list` result as one buffer.
+        public var toolsListResult: [UInt8] {
+            var out: [UInt8] = []
+            out.reserveCapacity(toolsListBytes + toolsListParts.count + 16)
+            writeToolsListResult(to: &out)
+            return out
+        }
     }
 
     private let box = Mutex(Snapshot())

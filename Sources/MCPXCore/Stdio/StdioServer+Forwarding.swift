@@ -16,7 +16,7 @@ extension StdioServer {
             let kind = method == "prompts/list" ? "prompts" : method == "resources/list" ? "resources" : "templates"
             ensureStarted()
             Task { [proxy] in
-                await proxy.waitForStartup()
+                await proxy.waitForCatalogs()
                 reply(Message.response(id: id, result: await proxy.combinedList(kind)))
             }
         case "prompts/get":
@@ -25,7 +25,7 @@ extension StdioServer {
                 return
             }
             Task { [proxy] in
-                await proxy.waitForStartup()
+                await proxy.waitForCatalogs()
                 guard let route = await proxy.promptRoute(name) else {
                     reply(Message.error(id: id, .invalidParams("Unknown prompt: \(name)")))
                     return
@@ -73,7 +73,7 @@ extension StdioServer {
             return
         }
         Task { [proxy] in
-            await proxy.waitForStartup()
+            await proxy.waitForCatalogs()
             let server: String
             switch type {
             case "ref/prompt":

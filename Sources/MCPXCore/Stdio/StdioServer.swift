@@ -54,6 +54,12 @@ public final class StdioServer: Sendable {
         if let msg = classify(bytes, reply: toStdout) { handle(msg, reply: toStdout) }
     }
 
+    static func toolsList(id: RPCID, _ snap: Router.Snapshot) -> [UInt8] {
+        Message.response(id: id, capacity: snap.toolsListBytes + snap.toolsListParts.count + 16) {
+            snap.writeToolsListResult(to: &$0)
+        }
+    }
+
     /// Reads one message; an invalid one is answered with its JSON-RPC error and gives nil.
     func classify(_ bytes: [UInt8], reply: Reply) -> IncomingMessage? {
         do {
@@ -95,12 +101,12 @@ public final class StdioServer: Sendable {
             ensureStarted()
             let snap = router.snapshot
             if snap.startupDone {
-                reply(Message.response(id: id, rawResult: snap.toolsListResult[...]))
+                reply(Self.toolsList(id: id, snap))
                 return
             }
             Task { [proxy, router] in
                 await proxy.waitForStartup()
-                reply(Message.response(id: id, rawResult: router.snapshot.toolsListResult[...]))
+                reply(Self.toolsList(id: id, router.snapshot))
             }
         case "tools/call":
             toolCall(id: id, msg, reply: reply)

@@ -15,6 +15,18 @@ public enum Message {
         return out
     }
 
+    /// A response whose result `write` appends (about `capacity` bytes), built in one buffer.
+    public static func response(id: RPCID?, capacity: Int, result write: (inout [UInt8]) -> Void) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(capacity + 64)
+        out.append(contentsOf: head)
+        writeID(id, &out)
+        out.append(contentsOf: #","result":"#.utf8)
+        write(&out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     public static func response(id: RPCID?, result: JSONValue) -> [UInt8] {
         var out = head
         writeID(id, &out)

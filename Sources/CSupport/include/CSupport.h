@@ -1,0 +1,20 @@
+#ifndef MCPX_CSUPPORT_H
+#define MCPX_CSUPPORT_H
+// C library settings Swift's Glibc module does not expose.
+#include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+/// Allocations of at least `bytes` get their own mapping, returned to the system when freed
+/// (glibc's M_MMAP_THRESHOLD; fixing it also stops glibc from raising it on its own). No-op
+/// elsewhere. Returns whether it was applied.
+static inline int mcpx_set_mmap_threshold(int bytes) {
+#if defined(__GLIBC__)
+    return mallopt(M_MMAP_THRESHOLD, bytes);
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+#endif
