@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Release builds on Linux link the Swift runtime and Foundation statically (what `swift build
-/// --static-swift-stdlib` does): about 10 MB less resident memory per mcpx, and a binary that runs on a
-/// machine without the toolchain. The flag is needed when compiling (it picks the static modules'
+/// Release builds on Linux link the Swift runtime statically, with FoundationEssentials (mcpx) or
+/// Foundation (the example server, the bench), as `swift build --static-swift-stdlib` does: less
+/// resident memory per mcpx and no PLT hops into the runtime, and a binary that runs on a machine
+/// without the toolchain. The flag is needed when compiling (it picks the static modules'
 /// link entries) and when linking.
 let staticRuntime = SwiftSetting.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))
 

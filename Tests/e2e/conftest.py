@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_harness import DirectHTTP, McpxPipe, manage_args, servers_arg
+from e2e_harness import DirectHTTP, McpxPipe, manage_args, mcpx_argv
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
@@ -42,12 +42,7 @@ def mcpx(
     def start(
         backends: Mapping[str, str] | Sequence[Any] = (), *extra: str, log_level: str | None = "debug"
     ) -> McpxPipe:
-        argv: list[str] = [str(mcpx_bin), "--stdio"]
-        if backends:
-            argv += ["--servers", servers_arg(backends)]
-        if log_level:
-            argv += ["--log-level", log_level]
-        argv += list(extra)
+        argv = mcpx_argv(mcpx_bin, backends, extra, log_level)
         pipe = McpxPipe(argv, tmp_path / f"mcpx-{len(started)}.stderr", processes)
         started.append(pipe)
         return pipe

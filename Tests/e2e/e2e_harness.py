@@ -503,6 +503,18 @@ def servers_arg(backends: Mapping[str, str] | Sequence[Any]) -> str:
     return ",".join(f"{name}={url}" for name, url in pairs)
 
 
+def mcpx_argv(
+    mcpx_bin: Path, backends: Mapping[str, str] | Sequence[Any], extra: Sequence[str], log_level: str | None
+) -> list[str]:
+    """`mcpx --stdio [--servers ...] [--log-level L] extra...`, as the test fixtures start it."""
+    argv: list[str] = [str(mcpx_bin), "--stdio"]
+    if backends:
+        argv += ["--servers", servers_arg(backends)]
+    if log_level:
+        argv += ["--log-level", log_level]
+    return argv + list(extra)
+
+
 def manage_args(action: str, **fields: Any) -> dict[str, Any]:
     """Arguments of mcpx's `manage` tool; the one place that knows their shape."""
     return {"action": action, **{k: v for k, v in fields.items() if v is not None}}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_harness import servers_arg
+from e2e_harness import mcpx_argv
 from faults_harness import HOSTILE_BACKEND, HostileClient, StrictPipe
 
 
@@ -58,12 +58,7 @@ def mcpx(
     def start(
         backends: Mapping[str, str] | Sequence[Any] = (), *extra: str, log_level: str | None = "debug"
     ) -> StrictPipe:
-        argv: list[str] = [str(mcpx_bin), "--stdio"]
-        if backends:
-            argv += ["--servers", servers_arg(backends)]
-        if log_level:
-            argv += ["--log-level", log_level]
-        argv += list(extra)
+        argv = mcpx_argv(mcpx_bin, backends, extra, log_level)
         pipe = StrictPipe(argv, tmp_path / f"mcpx-{len(started)}.stderr", processes)
         started.append(pipe)
         return pipe

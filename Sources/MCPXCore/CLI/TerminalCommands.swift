@@ -19,7 +19,7 @@ public enum TerminalCommands {
         let out = TerminalOutput(json: options.json)
         let command = options.command.rawValue
         if servers.isEmpty && options.configPaths.isEmpty && options.statePath == nil
-            && !(options.command == .call && ManagementTools.names.contains(options.commandArgs.first ?? ""))
+            && !(options.command == .call && ManagementTools.isOwn(options.commandArgs.first ?? ""))
         {
             out.error("mcpx \(command) needs servers: --servers NAME=URL or --config FILE (see mcpx --help)")
             return 2
@@ -77,7 +77,7 @@ public enum TerminalCommands {
         case .tools: target = options.commandArgs.first
         case .call:
             let tool = options.commandArgs.first ?? ""
-            target = ManagementTools.names.contains(tool) ? nil : tool.firstRange(of: ToolNaming.separator).map { String(tool[..<$0.lowerBound]) }
+            target = ManagementTools.isOwn(tool) ? nil : tool.firstRange(of: ToolNaming.separator).map { String(tool[..<$0.lowerBound]) }
         default: target = nil
         }
         guard let target, servers.contains(where: { $0.name == target }) else { return servers }

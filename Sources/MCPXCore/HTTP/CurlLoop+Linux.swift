@@ -16,8 +16,7 @@ extension CurlLoop {
         var watchedAlwaysReady = false
         var running: Int32 = 0
         var events = [epoll_event](repeating: epoll_event(), count: 128)
-        var observer = passObserver.withLock { $0 }
-        observer?.passBegins()
+        var observer = beginPass()
         defer { observer?.passEnds() }
         while true {
             if drainQueue() { break }
@@ -36,8 +35,7 @@ extension CurlLoop {
                     watched.withLock { $0 = nil }
                 }
                 observer?.passEnds()
-                observer = passObserver.withLock { $0 }
-                observer?.passBegins()
+                observer = beginPass()
                 continue
             }
             fireTimerIfDue(&running)
@@ -49,8 +47,7 @@ extension CurlLoop {
             }
             observer?.passEnds()
             let n = epoll_wait(epollFD, &events, Int32(events.count), wait)
-            observer = passObserver.withLock { $0 }
-            observer?.passBegins()
+            observer = beginPass()
             if n < 0 { continue }  // EINTR
             for i in 0..<Int(n) {
                 let efd = events[i].data.fd
@@ -105,8 +102,7 @@ extension CurlLoop {
     /// removed at once.
     func socketChanged(_ fd: Int32, what: Int32) {
         guard fd >= 0 else { return }
-        let i = Int(fd)
-        if i >= sockets.count { sockets.append(contentsOf: repeatElement(SocketSlot(), count: i + 1 - sockets.count)) }
+        let i = slot(fd)
         var want: UInt32 = 0
         if what != CURL_POLL_REMOVE {
             if what & CURL_POLL_IN != 0 { want |= UInt32(EPOLLIN.rawValue) }
@@ -139,10 +135,15 @@ extension CurlLoop {
     func socketOpened(_ address: curl_sockaddr) -> Int32 {
         let fd = socket(address.family, address.socktype | Int32(SOCK_CLOEXEC.rawValue), address.protocol)
         guard fd >= 0 else { return fd }
+        sockets[slot(fd)] = SocketSlot(connection: true)
+        return fd
+    }
+
+    /// The index of `fd` (not negative) in `sockets`, growing the table to hold it.
+    func slot(_ fd: Int32) -> Int {
         let i = Int(fd)
         if i >= sockets.count { sockets.append(contentsOf: repeatElement(SocketSlot(), count: i + 1 - sockets.count)) }
-        sockets[i] = SocketSlot(connection: true)
-        return fd
+        return i
     }
 
     /// curl's close-socket callback: forgets the socket (out of epoll first), then closes it.

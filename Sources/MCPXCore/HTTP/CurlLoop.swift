@@ -113,6 +113,14 @@ public final class CurlLoop: @unchecked Sendable {
         passObserver.withLock { $0 = observer }
     }
 
+    /// Starts a pass: the observer of the moment (it may be set after the loop started) is told.
+    /// The caller ends the pass on the same observer before the loop waits again.
+    func beginPass() -> (any CurlLoopPassObserver)? {
+        let o = passObserver.withLock { $0 }
+        o?.passBegins()
+        return o
+    }
+
     func wake() {
         #if os(Linux)
         var one: UInt64 = 1
@@ -169,8 +177,7 @@ public final class CurlLoop: @unchecked Sendable {
     func runPoll() {
         var running: Int32 = 0
         var extra = curl_waitfd()
-        var observer = passObserver.withLock { $0 }
-        observer?.passBegins()
+        var observer = beginPass()
         defer { observer?.passEnds() }
         while true {
             if drainQueue() { break }
@@ -186,8 +193,7 @@ public final class CurlLoop: @unchecked Sendable {
             } else {
                 curl_multi_poll(multi, nil, 0, 1000, nil)
             }
-            observer = passObserver.withLock { $0 }
-            observer?.passBegins()
+            observer = beginPass()
             if let w, extra.revents != 0, !w.handler() {
                 watched.withLock { $0 = nil }
                 // What the handler queued is started by the next perform.

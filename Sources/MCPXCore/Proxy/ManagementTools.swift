@@ -5,9 +5,7 @@ public enum ManagementTools {
     public static let manage = "manage"
     public static let status = "proxy_status"
     public static let health = "proxy_health"
-    public static let names: Set<String> = [manage, status, health]
-
-    /// `names.contains(name)` without hashing (asked for every tools/call).
+    /// Whether `name` is one of these (asked for every tools/call: comparisons, no hashing).
     public static func isOwn(_ name: String) -> Bool { name == manage || name == status || name == health }
 
     public static func definitions(readOnly: Bool) -> [JSONValue] {

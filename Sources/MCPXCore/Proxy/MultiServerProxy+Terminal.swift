@@ -66,7 +66,7 @@ extension MultiServerProxy {
     /// Calls one exposed tool the way a client's `tools/call` would: mcpx's own tools run here,
     /// others go to their backend under their original name (with one retry on an expired session).
     public func callTool(_ name: String, arguments: JSONValue?) async -> CallOutcome {
-        if ManagementTools.names.contains(name) {
+        if ManagementTools.isOwn(name) {
             return .result(await callManagementTool(name, arguments: arguments))
         }
         guard let route = router.snapshot.tools[name] else {

@@ -79,23 +79,6 @@ public final class StdoutWriter: CurlLoopPassObserver {
     }
 
     private func writeAll(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { b -> Bool in
-            var off = 0
-            while off < b.count {
-                let n = write(fd, b.baseAddress! + off, b.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN {
-                        // A non-blocking stdout that is full: wait until it drains.
-                        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                        _ = poll(&p, 1, 100)
-                        continue
-                    }
-                    return false
-                }
-                off += n
-            }
-            return true
-        }
+        bytes.withUnsafeBytes { FileOutput.writeAll(fd, $0, waitWhenFull: true) }
     }
 }

@@ -6,13 +6,7 @@ public enum Message {
 
     /// A response whose result is already-serialized JSON (passed through untouched).
     public static func response(id: RPCID?, rawResult: ArraySlice<UInt8>) -> [UInt8] {
-        var out = head
-        out.reserveCapacity(rawResult.count + 48)
-        writeID(id, &out)
-        out.append(contentsOf: #","result":"#.utf8)
-        out.append(contentsOf: rawResult)
-        out.append(UInt8(ascii: "}"))
-        return out
+        response(id: id, capacity: rawResult.count) { $0.append(contentsOf: rawResult) }
     }
 
     /// A response whose result `write` appends (about `capacity` bytes), built in one buffer.
