@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Release builds on Linux link the Swift runtime statically, with FoundationEssentials (mcpx) or
-/// Foundation (the example server, the bench), as `swift build --static-swift-stdlib` does: less
+/// Release builds on Linux link the Swift runtime statically (mcpx uses the standard library and
+/// Glibc only; the example server and the bench also Foundation), as `swift build --static-swift-stdlib` does: less
 /// resident memory per mcpx and no PLT hops into the runtime, and a binary that runs on a machine
 /// without the toolchain. The flag is needed when compiling (it picks the static modules'
 /// link entries) and when linking.

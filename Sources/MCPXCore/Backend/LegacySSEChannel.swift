@@ -1,11 +1,6 @@
 import Dispatch
 import MCPXJSON
 import Synchronization
-#if canImport(Glibc)
-import FoundationEssentials
-#elseif canImport(Darwin)
-import Foundation
-#endif
 
 /// The 2024-11-05 HTTP+SSE transport: one long GET stream carries every server message; each
 /// client message is POSTed to the `endpoint` the stream announced first.
@@ -83,14 +78,12 @@ final class LegacySSEChannel: Sendable {
 
     /// Resolves the endpoint against the SSE URL; it must stay on the same origin.
     static func resolveEndpoint(_ data: String, against base: String) -> String? {
-        guard let b = URL(string: base), let u = URL(string: data.trimmingWhitespace(), relativeTo: b)?.absoluteURL,
-            u.scheme?.lowercased() == b.scheme?.lowercased(), u.host?.lowercased() == b.host?.lowercased(),
-            (u.port ?? defaultPort(u.scheme)) == (b.port ?? defaultPort(b.scheme))
-        else { return nil }
-        return u.absoluteString
+        guard let b = CurlURL(base), let u = CurlURL(base), u.resolve(data.trimmingWhitespace()) else { return nil }
+        for part in [CurlURL.Part.scheme, .host, .port] where u.get(part)?.lowercased() != b.get(part)?.lowercased() {
+            return nil
+        }
+        return u.get(.url)
     }
-
-    static func defaultPort(_ scheme: String?) -> Int { scheme?.lowercased() == "https" ? 443 : 80 }
 
     private func data(_ chunk: UnsafeRawBufferPointer) -> Bool {
         let (events, overflow) = state.withLock { s in (s.parser.feed(chunk), s.parser.overflowed) }

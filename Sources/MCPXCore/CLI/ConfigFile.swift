@@ -1,9 +1,4 @@
 import MCPXJSON
-#if canImport(Glibc)
-import FoundationEssentials
-#elseif canImport(Darwin)
-import Foundation
-#endif
 
 /// A `--config` file: the `mcpServers` object that Claude Desktop, Cursor and Claude Code use, or
 /// VS Code's `servers` object.
@@ -48,7 +43,7 @@ public enum ConfigFile {
 
     /// Reads and parses `path`. `file` in messages is the path as the user gave it.
     public static func load(path: String, environment: [String: String], skipStdio: Bool = false) throws(ConfigError) -> Loaded {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let bytes = FileInput.readAll(path) else {
             let why: String
             switch PathKind(path) {
             case .missing: why = "no such file"
@@ -57,7 +52,7 @@ public enum ConfigFile {
             }
             throw ConfigError("\(path): cannot read: \(why)")
         }
-        return try parse(Array(data), file: path, environment: environment, skipStdio: skipStdio)
+        return try parse(bytes, file: path, environment: environment, skipStdio: skipStdio)
     }
 
     /// Parses a config file's bytes.

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import FoundationEssentials
-#elseif canImport(Darwin)
-import Foundation
-#endif
 
 /// mcpx's command line, parsed by hand (no package dependencies).
 public struct Options: Sendable {
@@ -207,11 +202,9 @@ public struct Options: Sendable {
     }
 
     public static func validateURL(_ url: String) -> String? {
-        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host, !host.isEmpty else {
-            return "\"\(Redact.url(url))\" is not a valid URL"
-        }
-        guard scheme == "http" || scheme == "https" else { return "URL scheme must be http or https, not \(scheme)" }
-        return nil
+        CurlURL.backendProblem(
+            url, notValid: { "\"\(Redact.url(url))\" is not a valid URL" },
+            scheme: { "URL scheme must be http or https, not \($0)" })
     }
 }
 

@@ -1,8 +1,7 @@
 #if canImport(Glibc)
-import FoundationEssentials
 import Glibc
 #elseif canImport(Darwin)
-import Foundation
+import Darwin
 #endif
 
 /// The servers mcpx starts with: `--config` files, then `--servers` flags, then the `--state` file.
@@ -26,7 +25,7 @@ public enum ServerSet {
     public static func resolveWithState(
         _ options: Options, log: Logger, environment: [String: String]? = nil
     ) throws(ConfigError) -> Resolved {
-        let environment = environment ?? ProcessInfo.processInfo.environment
+        let environment = environment ?? ProcessEnvironment.all()
         var all: [ServerConfig] = []
         var origin: [String: String] = [:]
         for path in options.configPaths {

@@ -1,10 +1,9 @@
 import MCPXJSON
 import Synchronization
 #if canImport(Glibc)
-import FoundationEssentials
 import Glibc
 #elseif canImport(Darwin)
-import Foundation
+import Darwin
 #endif
 
 /// The `--state` file: what `manage` changed, kept across restarts.
@@ -123,11 +122,10 @@ public final class StateFile: Sendable {
     /// aside and reported, and nil returned; if it cannot be moved, or a newer mcpx wrote it,
     /// this throws (mcpx must not overwrite it).
     public static func load(path: String, log: Logger) throws(ConfigError) -> Snapshot? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard PathKind(path) != .missing else { return nil }
+        guard let bytes = FileInput.readAll(path) else {
             throw ConfigError("--state \(path): cannot read the state file")
         }
-        let bytes = Array(data)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
         do {
             return try decode(bytes)
@@ -317,7 +315,7 @@ public final class StateFile: Sendable {
         let stamp = "\(date)T\(Int(tmv.tm_hour).zeroPadded(2))\(Int(tmv.tm_min).zeroPadded(2))\(Int(tmv.tm_sec).zeroPadded(2))Z"
         var aside = "\(path).corrupt-\(stamp)"
         var n = 1
-        while FileManager.default.fileExists(atPath: aside) {
+        while PathKind(aside) != .missing {
             n += 1
             aside = "\(path).corrupt-\(stamp)-\(n)"
         }

@@ -1,9 +1,8 @@
 import MCPXJSON
 #if canImport(Glibc)
-import FoundationEssentials
 import Glibc
 #elseif canImport(Darwin)
-import Foundation
+import Darwin
 #endif
 
 /// `mcpx list | tools | call | check`: the same servers and flags as `mcpx --stdio`, for a person
@@ -255,7 +254,7 @@ struct TerminalOutput {
     init(json: Bool) {
         self.json = json
         tty = isatty(1) == 1
-        let noColor = ProcessInfo.processInfo.environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+        let noColor = ProcessEnvironment.get("NO_COLOR").map { !$0.isEmpty } ?? false
         color = tty && !noColor && !json
     }
 

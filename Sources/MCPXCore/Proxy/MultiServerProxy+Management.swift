@@ -1,9 +1,4 @@
 public import MCPXJSON
-#if canImport(Glibc)
-import FoundationEssentials
-#elseif canImport(Darwin)
-import Foundation
-#endif
 
 extension MultiServerProxy {
     /// Runs one of mcpx's own tools; the answer is a tool result (errors have `isError`).
@@ -52,10 +47,11 @@ extension MultiServerProxy {
 
     /// Checks a URL that the model (not the user) asks mcpx to connect to.
     func validateURL(_ url: String) -> String? {
-        guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), let host = c.host, !host.isEmpty
-        else { return "\"\(url.prefix(200))\" is not a valid URL" }
-        guard scheme == "http" || scheme == "https" else {
-            return "only http:// and https:// URLs are allowed, not \(scheme)://"
+        if let problem = CurlURL.backendProblem(
+            url, notValid: { "\"\(Redact.url(String(url.prefix(200))))\" is not a valid URL" },
+            scheme: { "only http:// and https:// URLs are allowed, not \($0)://" })
+        {
+            return problem
         }
         if !settings.allowURLs.isEmpty && !settings.allowURLs.contains(where: { ToolFilter.matches(url, pattern: $0) }) {
             return "\(Redact.url(url)) is not allowed by --allow-url"

@@ -1,9 +1,8 @@
 public import MCPXJSON
 #if canImport(Glibc)
-import FoundationEssentials
 import Glibc
 #elseif canImport(Darwin)
-import Foundation
+import Darwin
 #endif
 
 /// The multiplexer: one `ServerConfig` and one connection per backend, their lifecycles, and the
@@ -269,7 +268,7 @@ public actor MultiServerProxy {
             entries[name]!.config.lastError = nil
             entries[name]!.config.protocolVersion = conn.protocolVersion
             entries[name]!.config.serverName = conn.serverInfo?["name"]?.stringValue
-            entries[name]!.config.lastConnectedAt = Date().timeIntervalSince1970
+            entries[name]!.config.lastConnectedAt = wallClockSeconds()
             setTools(name, tools)
             log.info("\(name): ready, \(entries[name]!.toolNames.count) tools, protocol \(conn.protocolVersion ?? "?")")
             // The tools are what start-up waits for; prompts, resources and the event stream follow

@@ -1,9 +1,8 @@
 import Synchronization
 #if canImport(Glibc)
-import FoundationEssentials
 import Glibc
 #elseif canImport(Darwin)
-import Foundation
+import Darwin
 #endif
 
 /// Log levels, in the order MCP's `logging/setLevel` uses (mcpx itself uses the first five).
@@ -99,17 +98,25 @@ public final class Logger: Sendable {
 
 /// Keeps credentials out of logs, status and error texts.
 public enum Redact {
-    /// The URL without user info or query string values (tokens sometimes travel there).
+    /// The URL without user info or query string values (tokens sometimes travel there). Works on
+    /// the text, so a URL that does not parse loses its secrets too.
     public static func url(_ s: String) -> String {
-        guard var c = URLComponents(string: s) else { return s }
-        if c.user != nil || c.password != nil {
-            c.user = nil
-            c.password = nil
+        var rest = Substring(s)
+        var out = ""
+        if let scheme = rest.firstRange(of: "://") {
+            out += rest[..<scheme.upperBound]
+            rest = rest[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         }
-        if let items = c.queryItems, !items.isEmpty {
-            c.queryItems = items.map { URLQueryItem(name: $0.name, value: $0.value == nil ? nil : "REDACTED") }
+        guard let q = rest.firstIndex(of: "?") else { return out + rest }
+        out += rest[...q]
+        rest = rest[rest.index(after: q)...]
+        let fragment = rest.firstIndex(of: "#") ?? rest.endIndex
+        let items = rest[..<fragment].split(separator: "&", omittingEmptySubsequences: false).map { item in
+            item.firstIndex(of: "=").map { "\(item[...$0])REDACTED" } ?? String(item)
         }
-        return c.string ?? s
+        return out + items.joined(separator: "&") + rest[fragment...]
     }
 
     /// Replaces every occurrence of any secret in `text` with `[REDACTED]`.

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// What a path names, following symbolic links (as `FileManager.fileExists(atPath:isDirectory:)`).
+/// What a path names, following symbolic links .
 enum PathKind: Equatable {
     /// Nothing there (or it cannot be looked at: a broken link, a directory without search permission).
     case missing
