@@ -10,9 +10,9 @@ import Darwin
 /// The one thread that drives every HTTP transfer of mcpx through a libcurl multi handle.
 ///
 /// This file, `CurlLoop+Linux.swift`, `HTTPTransfer.swift` and `CurlURL.swift` are the only places
-/// that call libcurl. Other threads hand transfers over through a locked queue and wake the loop; the multi handle's
-/// connection cache keeps connections to each backend alive across requests. On Linux the loop is
-/// driven by epoll and `curl_multi_socket_action`, so each wake-up touches only the transfers whose
+/// that call libcurl. Other threads hand transfers over through a locked queue and wake the loop;
+/// the multi handle's connection cache keeps connections to each backend alive across requests. On
+/// Linux the loop is driven by epoll and `curl_multi_socket_action`, so each wake-up touches only the transfers whose
 /// sockets are ready (see `CurlLoop+Linux.swift`); elsewhere by `curl_multi_poll`.
 public final class CurlLoop: @unchecked Sendable {
     enum Command {
