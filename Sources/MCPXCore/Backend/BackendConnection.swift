@@ -14,6 +14,8 @@ public final class BackendConnection: Sendable {
     public let url: String
     /// The backend is on this machine: requests bypass any proxy (see `HTTPTransfer.isLoopback`).
     let direct: Bool
+    /// `url` as libcurl parsed it, handed to each POST (see `HTTPTransfer.parsedURL`).
+    let parsedURL: CurlURL?
     let loop: CurlLoop
     /// Header lines the user configured for this backend (credentials): sent to it only, never logged.
     let userHeaders: [String]
@@ -55,6 +57,7 @@ public final class BackendConnection: Sendable {
         self.transport = transport
         self.url = url
         self.direct = HTTPTransfer.isLoopback(url)
+        self.parsedURL = CurlURL(url)
         self.loop = loop
         self.log = log
         self.maxResponseBytes = maxResponseBytes
@@ -114,7 +117,7 @@ public final class BackendConnection: Sendable {
             })
         let t = HTTPTransfer(
             method: .post, url: url, headers: headers, body: body, timeoutMillis: timeoutMillis, direct: direct,
-            onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) })
+            parsedURL: parsedURL, onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) })
         loop.start(t)
         return t
     }

@@ -4,9 +4,12 @@ import CCurl
 /// accepts, compares and resolves is what curl will connect to.
 ///
 /// Used where mcpx must understand a URL rather than pass it on: checking a backend URL's scheme
-/// and host, and resolving an HTTP+SSE `endpoint` event against the stream's URL.
-final class CurlURL {
-    private let handle: OpaquePointer
+/// and host, resolving an HTTP+SSE `endpoint` event against the stream's URL, and handing curl a
+/// backend's URL already parsed (`CURLOPT_CURLU`) so it is not parsed again for every request.
+/// Sendable because a shared one is only read (curl copies it per transfer); `resolve` changes it
+/// and is for a caller's own instance.
+public final class CurlURL: @unchecked Sendable {
+    let handle: OpaquePointer
 
     /// Parses an absolute URL with any scheme (the caller decides which schemes it accepts).
     init?(_ string: String) {

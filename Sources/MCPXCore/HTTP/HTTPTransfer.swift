@@ -65,6 +65,8 @@ public final class HTTPTransfer: @unchecked Sendable {
     public let connectTimeoutMillis: Int
     /// The URL is on this machine (`HTTPTransfer.isLoopback`): never through a proxy.
     public let direct: Bool
+    /// `url` parsed once (by its backend connection): curl then skips parsing it per request.
+    let parsedURL: CurlURL?
 
     /// Return false to abort the transfer.
     let onHead: (Int, HTTPHeaders) -> Bool
@@ -83,7 +85,7 @@ public final class HTTPTransfer: @unchecked Sendable {
 
     public init(
         method: Method, url: String, headers: HeaderList, extraHeaders: [String] = [], body: [UInt8] = [],
-        timeoutMillis: Int, connectTimeoutMillis: Int = 10_000, direct: Bool = false,
+        timeoutMillis: Int, connectTimeoutMillis: Int = 10_000, direct: Bool = false, parsedURL: CurlURL? = nil,
         onHead: @escaping (Int, HTTPHeaders) -> Bool,
         onData: @escaping (UnsafeRawBufferPointer) -> Bool,
         onDone: @escaping (HTTPError?) -> Void
@@ -96,6 +98,7 @@ public final class HTTPTransfer: @unchecked Sendable {
         self.timeoutMillis = timeoutMillis
         self.connectTimeoutMillis = connectTimeoutMillis
         self.direct = direct
+        self.parsedURL = parsedURL
         self.onHead = onHead
         self.onData = onData
         self.onDone = onDone

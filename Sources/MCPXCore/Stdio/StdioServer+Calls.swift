@@ -9,8 +9,13 @@ final class PendingCall: Sendable {
     struct State {
         var connection: BackendConnection
         var backendID: Int64
-        /// Weak: the transfer's callbacks hold this call, and the loop holds the transfer while it runs.
-        weak var transfer: HTTPTransfer?
+        /// The transfer now carrying the call. Its callbacks hold this call, so the reference is
+        /// dropped when the transfer completes (`finish`) or is abandoned. Not weak: a weak reference
+        /// gives every transfer a side table, one more allocation and slow reference counting.
+        var transfer: HTTPTransfer?
+        /// The backend request id whose transfer completed (so a completion that beats `send`'s
+        /// bookkeeping does not leave the finished transfer held here).
+        var completedBackendID: Int64?
         /// When the call times out unless progress arrives (monotonic ns).
         var deadline: UInt64 = .max
         /// The hard limit, whatever progress says.
@@ -119,7 +124,7 @@ extension StdioServer {
             return
         }
         // Bound what one backend can hold: past the limit, fail fast instead of queueing without end.
-        let limit = proxy.settings.maxInFlight
+        let limit = settings.maxInFlight
         if conn.inFlight.wrappingAdd(1, ordering: .relaxed).newValue > limit {
             conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
             _ = take(id, call)
@@ -130,7 +135,7 @@ extension StdioServer {
         call.state.withLock {
             $0.idleNanos = UInt64(backend.timeoutMillis) * 1_000_000
             $0.deadline = now + $0.idleNanos
-            $0.hardDeadline = now + UInt64(max(proxy.settings.maxCallTime * 1000, Double(backend.timeoutMillis))) * 1_000_000
+            $0.hardDeadline = now + UInt64(max(settings.maxCallTime * 1000, Double(backend.timeoutMillis))) * 1_000_000
         }
         send(id: id, call: call, conn: conn, route: route, timeoutMillis: backend.timeoutMillis, params: params, reply: reply, retried: false)
     }
@@ -172,7 +177,7 @@ extension StdioServer {
             }
             self.finish(id: id, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, result, reply: reply)
         }
-        call.state.withLock { $0.transfer = t }
+        call.state.withLock { if $0.completedBackendID != bid { $0.transfer = t } }
     }
 
     func isPending(_ id: RPCID, _ call: PendingCall) -> Bool {
@@ -192,6 +197,10 @@ extension StdioServer {
         id: RPCID, call: PendingCall, conn: BackendConnection, route: Router.Route, bid: Int64, start: UInt64,
         timeoutMillis: Int, _ result: Result<IncomingMessage?, BackendError>, reply: @escaping Reply
     ) {
+        call.state.withLock {
+            $0.transfer = nil
+            $0.completedBackendID = bid
+        }
         guard take(id, call) else { return }  // cancelled or timed out: the client gets no late answer
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         switch result {
@@ -254,7 +263,10 @@ extension StdioServer {
 
     /// Stops a call mcpx no longer waits for: abort the transfer, tell the backend.
     func abandon(_ call: PendingCall, reason: String?) {
-        let (conn, bid, transfer) = call.state.withLock { ($0.connection, $0.backendID, $0.transfer) }
+        let (conn, bid, transfer) = call.state.withLock { s in
+            defer { s.transfer = nil }
+            return (s.connection, s.backendID, s.transfer)
+        }
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         if let transfer { conn.loop.cancel(transfer) }
         var params: JSONObject = ["requestId": .int(bid)]
@@ -277,7 +289,7 @@ extension StdioServer {
                 $0.recordFailure(BackendError(.timeout, "call timed out"))
             }
             let what = now >= hard
-                ? "reached the hard limit of \(Self.seconds(Int(proxy.settings.maxCallTime * 1000))) per call"
+                ? "reached the hard limit of \(Self.seconds(Int(settings.maxCallTime * 1000))) per call"
                 : "timed out after \(Self.seconds(Int(idle / 1_000_000))) without an answer or progress"
             log.warning("call \(id) to \(call.server) \(what)")
             call.reply(Message.response(id: id, result: Message.toolError("Server '\(call.server)' \(what); the call was cancelled.")))

@@ -16,6 +16,9 @@ public final class StdioServer: Sendable {
     let client: ClientChannel
     let proxy: MultiServerProxy
     let router: Router
+    /// The proxy's settings, copied: reading them through the actor reference per call would
+    /// retain and release it (slowly: tasks hold it weakly, which gives it a side table).
+    let settings: MultiServerProxy.Settings
     let log: Logger
     let pending = Mutex<[RPCID: PendingCall]>([:])
     /// The largest line accepted, for the "too large" error.
@@ -27,6 +30,7 @@ public final class StdioServer: Sendable {
         self.client = client
         self.proxy = proxy
         self.router = proxy.router
+        self.settings = proxy.settings
         self.log = log
         self.maxLineBytes = maxLineBytes
         self.toStdout = { [client] in client.send($0) }
