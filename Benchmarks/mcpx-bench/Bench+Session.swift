@@ -35,9 +35,11 @@ extension Bench {
             if !o.has(.calls) && o.warmup > 0 {
                 errors += try load(client, tool: tool, total: o.warmup, window: o.concurrency).errors
             }
+            let stealBefore = ProcStats.stealMicros()
             let before = cpuSnapshot(mcpx: pid, backend: backend.child.pid)
             let run = try load(client, tool: tool, total: o.throughputCalls, window: o.concurrency)
             let after = cpuSnapshot(mcpx: pid, backend: backend.child.pid)
+            let steal = (ProcStats.stealMicros() - stealBefore) / 1e6 / run.elapsedSeconds
             errors += run.errors
             let calls = Double(run.completed)
             let seconds = run.elapsedSeconds
@@ -50,8 +52,9 @@ extension Bench {
             recorder.add("mcpx_cpu_cores", (after.mcpx - before.mcpx) / 1e6 / seconds)
             recorder.add("backend_cpu_cores", (after.backend - before.backend) / 1e6 / seconds)
             recorder.add("bench_cpu_cores", (after.bench - before.bench) / 1e6 / seconds)
-            summary += String(format: ", %.0f calls/s (mcpx %.1f µs CPU/call)", calls / seconds,
-                              (after.mcpx - before.mcpx) / calls)
+            recorder.add("steal_cores", steal)
+            summary += String(format: ", %.0f calls/s (mcpx %.1f µs CPU/call, host steal %.2f cores)", calls / seconds,
+                              (after.mcpx - before.mcpx) / calls, steal)
         }
         if let rss = ProcStats.rssMB(pid) {
             recorder.add("rss_mb", rss)

@@ -17,6 +17,16 @@ enum ProcStats {
         return Double(utime + stime) / ticksPerSecond * 1e6
     }
 
+    /// CPU time the hypervisor gave to others while this machine wanted it (the `steal` column of
+    /// /proc/stat, all CPUs), microseconds. 0 where it is not reported.
+    static func stealMicros() -> Double {
+        guard let stat = readFile("/proc/stat"), let end = stat.firstIndex(of: UInt8(ascii: "\n")) else { return 0 }
+        // "cpu  user nice system idle iowait irq softirq steal ..."
+        let fields = stat[..<end].split(separator: UInt8(ascii: " "))
+        guard fields.count > 8, let steal = Int(String(decoding: fields[8], as: UTF8.self)) else { return 0 }
+        return Double(steal) / ticksPerSecond * 1e6
+    }
+
     /// VmRSS in MB (MiB), nil if the process is gone.
     static func rssMB(_ pid: pid_t) -> Double? {
         guard let status = readFile("/proc/\(pid)/status") else { return nil }

@@ -86,6 +86,9 @@ struct Report {
         if let cores = r.median("mcpx_cpu_cores"), let b = r.median("backend_cpu_cores"), let d = r.median("bench_cpu_cores") {
             out += String(format: "\nCPU busy during the %d-in-flight phase (cores): mcpx %.2f, backend %.2f, bench %.2f",
                           o.concurrency, cores, b, d)
+            if let steal = r.median("steal_cores") {
+                out += String(format: "; host steal %.2f (CPU time the hypervisor gave to other guests)", steal)
+            }
         }
         if let lists = r.median("scale_tools_listed") {
             out += String(format: "\nscale: %.0f tools listed (mcpx's own included)", lists)
