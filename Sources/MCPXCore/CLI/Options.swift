@@ -1,4 +1,3 @@
-
 /// mcpx's command line, parsed by hand (no package dependencies).
 public struct Options: Sendable {
     public enum Command: String, Sendable {
