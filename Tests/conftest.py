@@ -301,6 +301,19 @@ def spawn_backend(processes: ProcessRegistry, tmp_path: Path) -> Callable[..., B
     return spawn
 
 
+@pytest.fixture
+def example(example_server_bin: Path, spawn_backend: Callable[..., Backend]) -> Callable[..., Backend]:
+    """Start an example backend: example("a", "--extra-tools", "3", port=0, start=True) -> Backend."""
+
+    def start(name: str, *args: str, port: int = 0, start: bool = True) -> Backend:
+        def argv(p: int) -> list[str]:
+            return [str(example_server_bin), "--port", str(p), "--name", name, *args]
+
+        return spawn_backend(name, argv, port=port, start=start)
+
+    return start
+
+
 @pytest.fixture(scope="session")
 def spawn_session_backend(session_processes: ProcessRegistry, tmp_path_factory: pytest.TempPathFactory):
     """Like spawn_backend, for backends shared by the whole session."""

@@ -67,6 +67,26 @@ enum Bytes {
         }
     }
 
+    /// Makes at least `atLeast` bytes free after `end` in a read buffer holding bytes
+    /// `start..<end`: moves them to the front, and doubles the buffer if that is not enough.
+    static func makeRoom(
+        _ buffer: inout UnsafeMutablePointer<UInt8>, capacity: inout Int, start: inout Int, end: inout Int, atLeast: Int
+    ) {
+        if capacity - end >= atLeast { return }
+        if start > 0 {
+            memmove(buffer, buffer + start, end - start)
+            end -= start
+            start = 0
+        }
+        while capacity - end < atLeast {
+            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+            bigger.update(from: buffer, count: end)
+            buffer.deallocate()
+            buffer = bigger
+            capacity *= 2
+        }
+    }
+
     /// Writes everything to a blocking fd; false when the reader is gone.
     @discardableResult
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {

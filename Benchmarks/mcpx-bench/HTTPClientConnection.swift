@@ -99,39 +99,14 @@ final class HTTPClientConnection {
     private static let echoTail = Array(#""}}}"#.utf8)
 
     func sendOut() throws(BenchError) {
-        let ok = out.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n > 0 {
-                    offset += n
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return false
-                }
-            }
-            return true
-        }
+        // SIGPIPE is ignored (SignalGuard), so a closed peer is an error here, not a signal.
+        let ok = out.withUnsafeBytes { Bytes.writeAll(fd, $0) }
         if !ok { throw BenchError("direct: send failed: \(String(cString: strerror(errno)))") }
     }
 
     /// One recv into the buffer; false on EOF or error.
     func receiveSome() -> Bool {
-        if capacity - end < 64 * 1024 {
-            if start > 0 {
-                memmove(buffer, buffer + start, end - start)
-                end -= start
-                start = 0
-            }
-            if capacity - end < 64 * 1024 {
-                let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
-                bigger.update(from: buffer, count: end)
-                buffer.deallocate()
-                buffer = bigger
-                capacity *= 2
-            }
-        }
+        Bytes.makeRoom(&buffer, capacity: &capacity, start: &start, end: &end, atLeast: 64 * 1024)
         while true {
             let n = recv(fd, buffer + end, capacity - end, 0)
             if n > 0 {

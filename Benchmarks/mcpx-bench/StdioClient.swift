@@ -171,20 +171,7 @@ final class StdioClient: @unchecked Sendable {
             readerDone.signal()
         }
         while true {
-            if capacity - end < 256 * 1024 {
-                if start > 0 {
-                    memmove(buffer, buffer + start, end - start)
-                    end -= start
-                    start = 0
-                }
-                if capacity - end < 256 * 1024 {
-                    let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
-                    bigger.update(from: buffer, count: end)
-                    buffer.deallocate()
-                    buffer = bigger
-                    capacity *= 2
-                }
-            }
+            Bytes.makeRoom(&buffer, capacity: &capacity, start: &start, end: &end, atLeast: 256 * 1024)
             let n = read(outFD, buffer + end, capacity - end)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }

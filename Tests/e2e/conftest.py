@@ -15,19 +15,6 @@ from e2e_harness import DirectHTTP, McpxPipe, manage_args, mcpx_argv
 
 
 @pytest.fixture
-def example(example_server_bin: Path, spawn_backend: Callable[..., Any]) -> Callable[..., Any]:
-    """Start an example backend: example("a", "--extra-tools", "3", port=0, start=True) -> Backend."""
-
-    def start(name: str, *args: str, port: int = 0, start: bool = True) -> Any:
-        def argv(p: int) -> list[str]:
-            return [str(example_server_bin), "--port", str(p), "--name", name, *args]
-
-        return spawn_backend(name, argv, port=port, start=start)
-
-    return start
-
-
-@pytest.fixture
 def mcpx(
     mcpx_bin: Path, processes: Any, tmp_path: Path, body_failed: Callable[[], bool]
 ) -> Iterator[Callable[..., McpxPipe]]:

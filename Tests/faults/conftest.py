@@ -1,7 +1,8 @@
 """Fixtures of the fault-injection suite (hostile backends, hostile stdin).
 
 The shared pieces live in faults_harness.py (StrictPipe, HostileClient) and faults_fixtures.py
-(mcpx, example, hostile); Tests/fuzz and Tests/soak import them the same way.
+(mcpx, hostile); Tests/fuzz and Tests/soak import them the same way. `example` comes from
+Tests/conftest.py, like every suite's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,6 @@ for _p in (_HERE, _HERE.parent / "e2e"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from faults_fixtures import example, hostile, mcpx  # noqa: E402,F401  (fixtures)
+from faults_fixtures import hostile, mcpx  # noqa: E402,F401  (fixtures; `example` is in Tests/conftest.py)
 
 # Timeouts: Tests/conftest.py gives every test without its own a default one.

@@ -17,19 +17,6 @@ from faults_harness import HOSTILE_BACKEND, HostileClient, StrictPipe
 
 
 @pytest.fixture
-def example(example_server_bin: Path, spawn_backend: Callable[..., Any]) -> Callable[..., Any]:
-    """Start an example backend: example("a", "--sse", port=0, start=True) -> Backend."""
-
-    def start(name: str, *args: str, port: int = 0, start: bool = True) -> Any:
-        def argv(p: int) -> list[str]:
-            return [str(example_server_bin), "--port", str(p), "--name", name, *args]
-
-        return spawn_backend(name, argv, port=port, start=start)
-
-    return start
-
-
-@pytest.fixture
 def hostile(spawn_backend: Callable[..., Any]) -> Callable[..., tuple[Any, HostileClient]]:
     """Start hostile_backend.py: hostile("h", "--mode", "hang") -> (Backend, HostileClient)."""
 
@@ -80,4 +67,4 @@ def mcpx(
     assert not problems, "mcpx broke a promise:\n" + "\n".join(problems)
 
 
-__all__ = ["example", "hostile", "mcpx"]
+__all__ = ["hostile", "mcpx"]

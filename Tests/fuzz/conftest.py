@@ -10,6 +10,6 @@ for _p in (_TESTS / "faults", _TESTS / "e2e"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from faults_fixtures import example, hostile, mcpx  # noqa: E402,F401  (fixtures)
+from faults_fixtures import hostile, mcpx  # noqa: E402,F401  (fixtures; `example` is in Tests/conftest.py)
 
 # Timeouts: Tests/conftest.py gives every test without its own a default one.

@@ -51,18 +51,18 @@ public enum Message {
     public static func request(id: RPCID, method: String, params: JSONValue?) -> [UInt8] {
         var out = head
         id.write(to: &out)
-        out.append(contentsOf: #","method":"#.utf8)
-        JSONValue.writeString(method, to: &out)
-        if let params {
-            out.append(contentsOf: #","params":"#.utf8)
-            params.write(to: &out)
-        }
-        out.append(UInt8(ascii: "}"))
-        return out
+        out.append(UInt8(ascii: ","))
+        return appendingCall(method, params, to: out)
     }
 
     public static func notification(method: String, params: JSONValue?) -> [UInt8] {
-        var out = Array(#"{"jsonrpc":"2.0","method":"#.utf8)
+        appendingCall(method, params, to: Array(#"{"jsonrpc":"2.0","#.utf8))
+    }
+
+    /// `"method":…[,"params":…]}` after the envelope's start.
+    private static func appendingCall(_ method: String, _ params: JSONValue?, to start: [UInt8]) -> [UInt8] {
+        var out = start
+        out.append(contentsOf: #""method":"#.utf8)
         JSONValue.writeString(method, to: &out)
         if let params {
             out.append(contentsOf: #","params":"#.utf8)
