@@ -16,6 +16,8 @@ public final class BackendConnection: Sendable {
     let direct: Bool
     /// `url` as libcurl parsed it, handed to each POST (see `HTTPTransfer.parsedURL`).
     let parsedURL: CurlURL?
+    /// Set when mcpx's own HTTP/1.1 client can carry the POSTs (plain HTTP to this machine).
+    let loopbackEndpoint: LoopbackEndpoint?
     let loop: CurlLoop
     /// Header lines the user configured for this backend (credentials): sent to it only, never logged.
     let userHeaders: [String]
@@ -58,6 +60,7 @@ public final class BackendConnection: Sendable {
         self.url = url
         self.direct = HTTPTransfer.isLoopback(url)
         self.parsedURL = CurlURL(url)
+        self.loopbackEndpoint = direct ? parsedURL.flatMap(LoopbackEndpoint.init) : nil
         self.loop = loop
         self.log = log
         self.maxResponseBytes = maxResponseBytes
@@ -117,7 +120,7 @@ public final class BackendConnection: Sendable {
             })
         let t = HTTPTransfer(
             method: .post, url: url, headers: headers, body: body, timeoutMillis: timeoutMillis, direct: direct,
-            parsedURL: parsedURL, onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) })
+            parsedURL: parsedURL, loopbackEndpoint: loopbackEndpoint, onHead: { exchange.head($0, $1) }, onData: { exchange.data($0) }, onDone: { exchange.done($0) })
         loop.start(t)
         return t
     }

@@ -41,7 +41,11 @@ extension CurlLoop {
             fireTimerIfDue(&running)
             collectFinished()
             var wait: Int32 = 1000
-            if let d = timerDeadline {
+            var deadline = timerDeadline
+            if loopbackTimed > 0 || loopbackIdleCount > 0, let d = expireLoopback(now: monotonicNanos()) {
+                deadline = min(deadline ?? d, d)
+            }
+            if let d = deadline {
                 let now = monotonicNanos()
                 wait = d <= now ? 0 : Int32(min(1000, (d - now + 999_999) / 1_000_000))
             }
@@ -50,8 +54,13 @@ extension CurlLoop {
             observer = beginPass()
             if n < 0 { continue }  // EINTR
             for i in 0..<Int(n) {
-                let efd = events[i].data.fd
+                let data = events[i].data.u64
                 let ev = events[i].events
+                if data >> 32 != 0 {
+                    loopbackEvent(data, ev)
+                    continue
+                }
+                let efd = Int32(truncatingIfNeeded: data)
                 if efd == wakeFD {
                     var v: UInt64 = 0
                     _ = read(wakeFD, &v, 8)

@@ -47,6 +47,19 @@ public final class CurlLoop: @unchecked Sendable {
     var sockets: [SocketSlot] = []
     /// When curl wants `socket_action(TIMEOUT)` next.
     var timerDeadline: UInt64?
+    /// mcpx's own HTTP/1.1 client for loopback backends (`CurlLoop+LoopbackHTTP.swift`); off with
+    /// `MCPX_HTTP_CLIENT=curl`.
+    let loopbackHTTP = ProcessEnvironment.get("MCPX_HTTP_CLIENT") != "curl"
+    /// Its connections by descriptor, idle ones by endpoint, and its bookkeeping.
+    var loopbackByFD: [LoopbackConnection?] = []
+    var loopbackIdle: [ObjectIdentifier: [LoopbackConnection]] = [:]
+    var loopbackIdleCount = 0
+    /// Connections with a deadline (when 0, the loop does not look for expired ones).
+    var loopbackTimed = 0
+    var loopbackTags: UInt32 = 0
+    var loopbackLastSweep: UInt64 = 0
+    /// Where every answer is received (64 KiB, for the life of the loop).
+    let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
     #endif
 
     static let streamBufferSize = 4096
@@ -166,6 +179,10 @@ public final class CurlLoop: @unchecked Sendable {
         runPoll()
         #endif
         for t in Array(active.values) { finish(t, HTTPError(.cancelled, "mcpx is shutting down")) }
+        #if os(Linux)
+        closeAllLoopback()
+        receiveBuffer.deallocate()
+        #endif
         for h in idleHandles + postHandles.map(\.easy) { curl_easy_cleanup(h) }
         idleHandles = []
         postHandles = []
@@ -215,6 +232,12 @@ public final class CurlLoop: @unchecked Sendable {
     }
 
     func add(_ t: HTTPTransfer) {
+        #if os(Linux)
+        if loopbackHTTP, let endpoint = t.loopbackEndpoint, t.method == .post, t.extraHeaders.isEmpty {
+            startLoopback(t, endpoint)
+            return
+        }
+        #endif
         let easy: UnsafeMutableRawPointer
         if t.method == .post && t.extraHeaders.isEmpty, let (h, direct) = postHandles.popLast() {
             // A handle that last did a plain POST keeps its constant options: set only what varies.
@@ -321,6 +344,9 @@ public final class CurlLoop: @unchecked Sendable {
     func finish(_ t: HTTPTransfer, _ err: HTTPError?) {
         if t.finished { return }
         t.finished = true
+        #if os(Linux)
+        detachLoopback(t)
+        #endif
         if let easy = t.easy {
             curl_multi_remove_handle(multi, easy)
             active[easy] = nil

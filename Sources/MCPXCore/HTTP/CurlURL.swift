@@ -24,7 +24,7 @@ public final class CurlURL: @unchecked Sendable {
     deinit { curl_url_cleanup(handle) }
 
     enum Part {
-        case url, scheme, host, port
+        case url, scheme, host, port, path, query
 
         var curl: CURLUPart {
             switch self {
@@ -32,6 +32,8 @@ public final class CurlURL: @unchecked Sendable {
             case .scheme: CURLUPART_SCHEME
             case .host: CURLUPART_HOST
             case .port: CURLUPART_PORT
+            case .path: CURLUPART_PATH
+            case .query: CURLUPART_QUERY
             }
         }
     }

@@ -35,13 +35,39 @@ public struct HTTPHeaders: Sendable {
 }
 
 /// A prebuilt `curl_slist` of request headers, shared by the transfers that use it and freed with it.
+/// Also kept as the bytes mcpx's own HTTP/1.1 client writes (`wire`), with curl's conventions:
+/// "Name:" with no value removes a header curl would add (so it is not sent), "Name;" sends it empty.
 public final class HeaderList: @unchecked Sendable {
     let list: UnsafeMutablePointer<curl_slist>?
+    /// "Name: value\r\n" for each header sent.
+    let wire: [UInt8]
+    /// A `Host` header is among them (it replaces the one from the URL).
+    let setsHost: Bool
 
     public init(_ lines: [String]) {
         var l: UnsafeMutablePointer<curl_slist>?
         for line in lines { l = curl_slist_append(l, line) }
         list = l
+        var wire: [UInt8] = []
+        var setsHost = false
+        for line in lines {
+            let bytes = Array(line.utf8)
+            // Header lines never carry CR or LF (they would split the request).
+            if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A }) { continue }
+            if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+                if bytes[(colon + 1)...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                if String(decoding: bytes[..<colon], as: UTF8.self).lowercased() == "host" { setsHost = true }
+                wire += bytes
+            } else if bytes.last == UInt8(ascii: ";") {
+                wire += bytes.dropLast()
+                wire.append(UInt8(ascii: ":"))
+            } else {
+                continue
+            }
+            wire += [0x0D, 0x0A]
+        }
+        self.wire = wire
+        self.setsHost = setsHost
     }
 
     deinit { curl_slist_free_all(list) }
@@ -67,6 +93,8 @@ public final class HTTPTransfer: @unchecked Sendable {
     public let direct: Bool
     /// `url` parsed once (by its backend connection): curl then skips parsing it per request.
     let parsedURL: CurlURL?
+    /// Set for a plain-HTTP loopback backend's POSTs: mcpx's own HTTP/1.1 client carries them.
+    let loopbackEndpoint: LoopbackEndpoint?
 
     /// Return false to abort the transfer.
     let onHead: (Int, HTTPHeaders) -> Bool
@@ -76,6 +104,8 @@ public final class HTTPTransfer: @unchecked Sendable {
 
     // Loop-thread state.
     var easy: UnsafeMutableRawPointer?
+    /// The connection of mcpx's own client carrying it (instead of `easy`).
+    var loopback: LoopbackConnection?
     var extraList: UnsafeMutablePointer<curl_slist>?
     var status = 0
     var responseHeaders = HTTPHeaders()
@@ -86,6 +116,7 @@ public final class HTTPTransfer: @unchecked Sendable {
     public init(
         method: Method, url: String, headers: HeaderList, extraHeaders: [String] = [], body: [UInt8] = [],
         timeoutMillis: Int, connectTimeoutMillis: Int = 10_000, direct: Bool = false, parsedURL: CurlURL? = nil,
+        loopbackEndpoint: LoopbackEndpoint? = nil,
         onHead: @escaping (Int, HTTPHeaders) -> Bool,
         onData: @escaping (UnsafeRawBufferPointer) -> Bool,
         onDone: @escaping (HTTPError?) -> Void
@@ -99,6 +130,7 @@ public final class HTTPTransfer: @unchecked Sendable {
         self.connectTimeoutMillis = connectTimeoutMillis
         self.direct = direct
         self.parsedURL = parsedURL
+        self.loopbackEndpoint = loopbackEndpoint
         self.onHead = onHead
         self.onData = onData
         self.onDone = onDone
@@ -123,7 +155,7 @@ public final class HTTPTransfer: @unchecked Sendable {
             return true
         }
         // "HTTP/1.1 200 OK": a new response head (after a 1xx, or the first one).
-        if end > 12 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "T") && bytes[4] == UInt8(ascii: "/") {
+        if end >= 12 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "T") && bytes[4] == UInt8(ascii: "/") {
             var i = 5
             while i < end && bytes[i] != 0x20 { i += 1 }
             var code = 0
