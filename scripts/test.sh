@@ -13,3 +13,9 @@ echo "== pytest (e2e + interop)" >&2
 export MCPX_BIN="$PWD/.build/debug/mcpx"
 export MCPX_EXAMPLE_SERVER="$PWD/.build/debug/mcpx-example-server"
 scripts/pytest.sh "$@"
+if [ $# -eq 0 ]; then
+  # Loopback POSTs normally go through mcpx's own HTTP/1.1 client; run the end-to-end and SDK
+  # suites once more with every request through libcurl (what remote backends use).
+  echo "== pytest (e2e + interop) with MCPX_HTTP_CLIENT=curl" >&2
+  MCPX_HTTP_CLIENT=curl scripts/pytest.sh Tests/e2e Tests/interop -q
+fi

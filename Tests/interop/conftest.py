@@ -20,6 +20,7 @@ Naming assumptions about mcpx live here, each in one function: tools and prompts
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ import mcp.types as types
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.session import ClientRequestContext
-from mcp.client.stdio import stdio_client
+from mcp.client.stdio import get_default_environment, stdio_client
 
 SERVERS_DIR = Path(__file__).resolve().parent / "servers"
 SDK_BACKEND = SERVERS_DIR / "sdk_backend.py"
@@ -206,7 +207,12 @@ def open_mcpx(mcpx_bin: Path, sdk_backends: dict[str, Any], tmp_path: Path, body
         # ExceptionGroups; hold it, let the client shut down cleanly, then re-raise it bare.
         body_error: BaseException | None = None
         with open(log_path, "w") as errlog:
-            params = StdioServerParameters(command=str(mcpx_bin), args=argv)
+            # The SDK starts servers with a small environment (as Claude Desktop does); pass on
+            # the choice of HTTP client when a run sets one (scripts/test.sh's libcurl pass).
+            env = get_default_environment()
+            if os.environ.get("MCPX_HTTP_CLIENT"):
+                env["MCPX_HTTP_CLIENT"] = os.environ["MCPX_HTTP_CLIENT"]
+            params = StdioServerParameters(command=str(mcpx_bin), args=argv, env=env)
             async with stdio_client(params, errlog=errlog) as (read, write):
                 async with ClientSession(
                     read,

@@ -10,9 +10,12 @@ extension BackendConnection {
     }
 
     /// Opens the optional GET stream on which the backend sends list changes and requests outside
-    /// any call. Messages go to `onMessage`; `onEnd` runs once when the stream is over.
+    /// any call. Messages go to `onMessage`; `onAnswer` runs when the backend answered the GET (the
+    /// stream is open, or refused); `onEnd` runs once when the stream is over.
     @discardableResult
-    public func openEventStream(lastEventID: String?, onEnd: @escaping @Sendable (EventStreamEnd, String?) -> Void) -> HTTPTransfer {
+    public func openEventStream(
+        lastEventID: String?, onAnswer: (@Sendable () -> Void)? = nil, onEnd: @escaping @Sendable (EventStreamEnd, String?) -> Void
+    ) -> HTTPTransfer {
         closeEventStream()
         let headers = session.withLock { $0.headers }
         let reader = EventStreamReader(onMessage: onMessage, maxBytes: maxResponseBytes)
@@ -20,7 +23,10 @@ extension BackendConnection {
         if let lastEventID, BackendConnection.isValidSessionID(lastEventID) { extra.append("Last-Event-ID: \(lastEventID)") }
         let t = HTTPTransfer(
             method: .get, url: url, headers: headers, extraHeaders: extra, timeoutMillis: 0, direct: direct,
-            onHead: { status, h in reader.head(status, h) },
+            onHead: { status, h in
+                defer { onAnswer?() }
+                return reader.head(status, h)
+            },
             onData: { reader.data($0) },
             onDone: { err in
                 if let s = reader.refusedStatus {

@@ -22,6 +22,8 @@ public enum StdioCommand {
         let deadlines = Task { await server.runDeadlines() }
         defer { deadlines.cancel() }
         log.info("\(MCPXVersion.full) serving stdio with \(servers.count) server\(servers.count == 1 ? "" : "s")")
+        log.debug(loop.ownsLoopbackHTTP ? "HTTP: own HTTP/1.1 client for plain-HTTP loopback backends, libcurl for the rest"
+            : "HTTP: libcurl for every request")
 
         // Wait for stdin EOF or SIGTERM/SIGINT, whichever comes first.
         let reason: String = await withCheckedContinuation { c in

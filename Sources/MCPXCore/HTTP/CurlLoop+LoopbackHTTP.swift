@@ -14,6 +14,10 @@ extension CurlLoop {
     static let loopbackIdleLimit = 1024
     /// Idle connections older than this are closed (curl's default for its own, `MAXAGE_CONN`).
     static let loopbackMaxIdleNanos: UInt64 = 118_000_000_000
+    /// How much of a response mcpx reads after its exchange is done with it (and for how long) to
+    /// keep the connection; a longer rest closes it.
+    static let loopbackDrainBytes = 64 << 10
+    static let loopbackDrainNanos: UInt64 = 2_000_000_000
 
     func startLoopback(_ t: HTTPTransfer, _ endpoint: LoopbackEndpoint) {
         let key = ObjectIdentifier(endpoint)
@@ -123,7 +127,7 @@ extension CurlLoop {
                 if c.state != .sending { return }
             }
             if events & (UInt32(EPOLLOUT.rawValue) | UInt32(EPOLLERR.rawValue) | UInt32(EPOLLHUP.rawValue)) != 0 { sendLoopback(c) }
-        case .receiving:
+        case .receiving, .draining:
             receiveLoopback(c)
         case .idle:
             // The backend closed a kept-alive connection, or sent something nobody asked for.
@@ -191,36 +195,13 @@ extension CurlLoop {
         c.state = .receiving
     }
 
-    /// Reads what arrived and feeds it to the response reader.
+    /// Reads what arrived and feeds it to the response reader (or, while draining, to nobody).
     func receiveLoopback(_ c: LoopbackConnection) {
-        guard let t = c.transfer else { return }
         let buffer = receiveBuffer
-        while true {
+        while c.transfer != nil || c.state == .draining {
             let n = recv(c.fd, buffer.baseAddress, buffer.count, 0)
             if n > 0 {
-                let data = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                let progress: HTTPResponseReader.Progress
-                do {
-                    progress = try c.reader.feed(
-                        data, line: { t.headerLine($0) },
-                        body: { piece in
-                            if !t.headDelivered && !t.deliverHead() { return false }
-                            return t.onData(piece)
-                        })
-                } catch {
-                    failLoopback(c, HTTPError(.other, "malformed HTTP response: \(error.reason)"))
-                    return
-                }
-                switch progress {
-                case .needMore:
-                    if n < buffer.count { return }
-                case .complete(let consumed):
-                    completeLoopback(c, extraBytes: consumed < n)
-                    return
-                case .aborted:
-                    failLoopback(c, t.abortReason ?? HTTPError(.aborted, "aborted"))
-                    return
-                }
+                if !feedLoopback(c, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) || n < buffer.count { return }
                 continue
             }
             if n < 0 {
@@ -238,6 +219,60 @@ extension CurlLoop {
                     : "connection lost: the backend closed the connection without answering")
             }
             return
+        }
+    }
+
+    /// Feeds one read's bytes; false when the exchange (or the draining) ended with them.
+    private func feedLoopback(_ c: LoopbackConnection, _ data: UnsafeRawBufferPointer) -> Bool {
+        let progress: HTTPResponseReader.Progress
+        do {
+            if let t = c.transfer {
+                progress = try c.reader.feed(
+                    data, line: { t.headerLine($0) },
+                    body: { piece in
+                        if !t.headDelivered && !t.deliverHead() { return false }
+                        return t.onData(piece)
+                    })
+            } else {
+                progress = try c.reader.feed(
+                    data, line: { _ in true },
+                    body: { piece in
+                        c.drainBudget -= piece.count
+                        return c.drainBudget >= 0
+                    })
+            }
+        } catch {
+            failLoopback(c, HTTPError(.other, "malformed HTTP response: \(error.reason)"))
+            return false
+        }
+        switch progress {
+        case .needMore:
+            return true
+        case .complete(let consumed):
+            completeLoopback(c, extraBytes: consumed < data.count)
+            return false
+        case .aborted(let consumed):
+            guard let t = c.transfer else {
+                closeLoopback(c)  // more to drain than it is worth
+                return false
+            }
+            // The exchange has its answer (or gave up): the transfer ends now. The rest of the
+            // response is read and dropped, so that the connection can carry the next request:
+            // an SSE answer usually ends right after its response event.
+            c.transfer = nil
+            t.loopback = nil
+            if c.reader.reusable && c.state == .receiving {
+                c.state = .draining
+                c.drainBudget = Self.loopbackDrainBytes
+                setDeadline(c, monotonicNanos() + Self.loopbackDrainNanos)
+            } else {
+                closeLoopback(c)
+            }
+            finish(t, t.abortReason ?? HTTPError(.aborted, "aborted"))
+            if c.state == .draining && consumed < data.count {
+                return feedLoopback(c, UnsafeRawBufferPointer(rebasing: data[consumed...]))
+            }
+            return c.state == .draining
         }
     }
 
@@ -265,13 +300,15 @@ extension CurlLoop {
     }
 
     private func completeLoopback(_ c: LoopbackConnection, extraBytes: Bool) {
-        guard let t = c.transfer else { return }
+        let t = c.transfer
         c.transfer = nil
-        t.loopback = nil
+        t?.loopback = nil
         c.exchanges += 1
         setDeadline(c, 0)
         // An answer that came before the whole request was sent leaves the connection unusable.
-        if c.reader.reusable && !extraBytes && c.state == .receiving && loopbackIdleCount < Self.loopbackIdleLimit {
+        if c.reader.reusable && !extraBytes && (c.state == .receiving || c.state == .draining)
+            && loopbackIdleCount < Self.loopbackIdleLimit
+        {
             c.state = .idle
             c.idleSince = monotonicNanos()
             loopbackIdle[ObjectIdentifier(c.endpoint), default: []].append(c)
@@ -279,7 +316,7 @@ extension CurlLoop {
         } else {
             closeLoopback(c)
         }
-        finish(t, nil)
+        if let t { finish(t, nil) }
     }
 
     /// Closes a connection that is in no idle list (closing also takes it out of the epoll set).

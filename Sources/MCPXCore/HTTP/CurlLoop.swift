@@ -77,6 +77,15 @@ public final class CurlLoop: @unchecked Sendable {
         LoopThread.start(name: "mcpx-curl", stackSize: 8 << 20) { [unowned self] in self.run() }
     }
 
+    /// Whether POSTs to plain-HTTP loopback backends go through mcpx's own HTTP/1.1 client.
+    public var ownsLoopbackHTTP: Bool {
+        #if os(Linux)
+        loopbackHTTP
+        #else
+        false
+        #endif
+    }
+
     /// Starts a transfer. Its callbacks run on the loop thread.
     public func start(_ t: HTTPTransfer) {
         if let me = loopThreadID, pthread_equal(me, pthread_self()) != 0 {

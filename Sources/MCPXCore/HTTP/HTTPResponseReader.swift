@@ -15,8 +15,9 @@ struct HTTPResponseReader {
         /// The response ended after `consumed` bytes of this buffer (more bytes after it are not
         /// part of it).
         case complete(consumed: Int)
-        /// A callback returned false.
-        case aborted
+        /// A callback returned false; the bytes up to `consumed` (the line or piece it was given
+        /// included) are read.
+        case aborted(consumed: Int)
     }
 
     struct Malformed: Error, Equatable {
@@ -58,10 +59,11 @@ struct HTTPResponseReader {
             case .body, .chunkData:
                 if i == n { return .needMore }
                 let take = min(remaining, n - i)
-                if !body(UnsafeRawBufferPointer(rebasing: data[i..<(i + take)])) { return .aborted }
+                let ok = body(UnsafeRawBufferPointer(rebasing: data[i..<(i + take)]))
                 i += take
                 if !untilClose { remaining -= take }
                 if remaining == 0 { phase = phase == .body ? .complete : .chunkDataEnd }
+                if !ok { return .aborted(consumed: i) }
             default:
                 if i == n { return .needMore }
                 guard let lf = Self.index(of: 0x0A, in: data, from: i) else {
@@ -80,8 +82,8 @@ struct HTTPResponseReader {
                     let r = whole.withUnsafeBytes { b in Result { () throws(Malformed) in try take(line: b, line) } }
                     ok = try r.get()
                 }
-                if !ok { return .aborted }
                 i = lf + 1
+                if !ok { return .aborted(consumed: i) }
             }
         }
     }

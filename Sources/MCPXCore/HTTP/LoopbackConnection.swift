@@ -1,7 +1,9 @@
 /// One keep-alive TCP connection of mcpx's own HTTP/1.1 client to a loopback backend
 /// (`LoopbackEndpoint`). Belongs to the loop thread; `CurlLoop+LoopbackHTTP.swift` drives it.
 final class LoopbackConnection {
-    enum State { case connecting, sending, receiving, idle }
+    /// `draining`: the transfer has ended, the rest of its response is read and dropped before the
+    /// connection goes back to the pool.
+    enum State { case connecting, sending, receiving, draining, idle }
 
     let fd: Int32
     /// Told apart from a later connection on the same descriptor number in epoll's events.
@@ -24,6 +26,8 @@ final class LoopbackConnection {
     var deadline: UInt64 = 0
     /// When it went back to the pool.
     var idleSince: UInt64 = 0
+    /// Bytes of body still allowed while draining.
+    var drainBudget = 0
     /// Whether epoll also watches it for writability (while connecting or sending).
     var watchingOut = false
 

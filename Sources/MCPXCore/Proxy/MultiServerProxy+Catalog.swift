@@ -202,12 +202,34 @@ extension MultiServerProxy {
         entries[name]?.hasEventStream = true
     }
 
+    /// How long a connection attempt waits for the backend to answer the GET that opens its stream.
+    static let eventStreamAnswerWait = 2.0
+
+    /// Opens the GET stream of a connection that has just completed its handshake (before the
+    /// backend is ready); the signal fires when the backend answers the GET or the stream ends.
+    func openFirstEventStream(_ name: String, _ conn: BackendConnection) -> OneShotSignal? {
+        guard entries[name] != nil, !shuttingDown else { return nil }
+        entries[name]?.eventStreamRefused = false
+        if conn.isLegacySSE {
+            entries[name]?.hasEventStream = true
+            return nil
+        }
+        let answered = OneShotSignal()
+        conn.openEventStream(lastEventID: nil, onAnswer: { answered.fire() }) { [weak self] end, lastID in
+            answered.fire()
+            Task { await self?.eventStreamEnded(name, conn, end, lastEventID: lastID, attempt: 0) }
+        }
+        entries[name]?.hasEventStream = true
+        return answered
+    }
+
     func eventStreamEnded(_ name: String, _ conn: BackendConnection, _ end: BackendConnection.EventStreamEnd, lastEventID: String?, attempt: Int) async {
         guard entries[name]?.connection === conn, !shuttingDown else { return }
         switch end {
         case .notOffered(let status):
             log.debug("\(name): no GET stream (HTTP \(status)); lists are polled every \(settings.healthInterval) s")
             entries[name]?.hasEventStream = false
+            entries[name]?.eventStreamRefused = true
         case .closed(let why):
             entries[name]?.hasEventStream = false
             guard entries[name]?.config.status == .ready else { return }

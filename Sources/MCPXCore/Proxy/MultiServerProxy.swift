@@ -62,6 +62,8 @@ public actor MultiServerProxy {
         var templates: [JSONValue] = []
         /// Whether the backend keeps a GET stream open for list changes (else lists are polled).
         var hasEventStream = false
+        /// The backend answered this connection's GET with a refusal (405): lists are polled.
+        var eventStreamRefused = false
     }
 
     public let settings: Settings
@@ -249,10 +251,16 @@ public actor MultiServerProxy {
         let conn = e.connection
         let timeout = Int(settings.connectTimeout * 1000)
         var result: Result<[JSONValue], BackendError>
+        var streamAnswered: OneShotSignal?
         do {
             try await conn.handshake(clientCapabilities: backendCapabilities, timeoutMillis: timeout)
+            // The GET stream opens with the tools/list, not after: a backend is ready only once its
+            // stream is open (or refused), so a list change it sends right after the client's first
+            // tools/list is not lost (servers drop what they cannot send on an open stream).
+            streamAnswered = openFirstEventStream(name, conn)
             let hasTools = conn.serverCapabilities?["tools"] != nil || conn.serverCapabilities == nil
             result = .success(hasTools ? try await conn.listAll("tools/list", key: "tools", timeoutMillis: timeout) : [])
+            await streamAnswered?.wait(upTo: Self.eventStreamAnswerWait)
         } catch {
             result = .failure(error)
         }
@@ -277,10 +285,14 @@ public actor MultiServerProxy {
             await fetchCatalog(name, conn)
             guard entries[name]?.connection === conn else { return false }
             applyLogLevel(conn)
-            openEventStream(name)
+            if let e = entries[name], !e.hasEventStream, !e.eventStreamRefused { openEventStream(name) }
             catalogFetched(name)
             return entries[name]?.config.status == .ready
         case .failure(let err):
+            if streamAnswered != nil {
+                conn.closeEventStream()
+                entries[name]!.hasEventStream = false
+            }
             entries[name]!.config.status = .failed
             entries[name]!.config.lastError = err.message
             log.warning("\(name): connection failed: \(err.message)")
