@@ -185,7 +185,7 @@ private struct Read {
 
     @Test func othersGoThroughCurl() {
         for url in ["https://127.0.0.1:8443/mcp", "http://example.com/mcp", "http://10.0.0.1:80/", "http://api.localhost/mcp",
-            "http://[::2]:80/", "http://127.0.0.1:0/"] {
+            "http://[::2]:80/", "http://127.0.0.1:0/", "http://user:pw@127.0.0.1:8000/mcp"] {
             #expect(endpoint(url) == nil, "\(url)")
         }
     }

@@ -24,7 +24,7 @@ public final class CurlURL: @unchecked Sendable {
     deinit { curl_url_cleanup(handle) }
 
     enum Part {
-        case url, scheme, host, port, path, query
+        case url, scheme, host, port, path, query, user
 
         var curl: CURLUPart {
             switch self {
@@ -34,6 +34,7 @@ public final class CurlURL: @unchecked Sendable {
             case .port: CURLUPART_PORT
             case .path: CURLUPART_PATH
             case .query: CURLUPART_QUERY
+            case .user: CURLUPART_USER
             }
         }
     }

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// A backend that mcpx's own HTTP/1.1 client can reach without libcurl: plain `http`, on this
-/// machine, at a literal loopback address or `localhost`. Worked out once per backend: the addresses
+/// machine, at a literal loopback address or `localhost`, without credentials in the URL. Worked out once per backend: the addresses
 /// to connect to and the request line and `Host` header every POST starts with.
 ///
 /// libcurl does everything else (TLS, other hosts, proxies, name resolution, the GET event stream,
@@ -26,7 +26,9 @@ public final class LoopbackEndpoint: Sendable {
 
     init?(_ url: CurlURL) {
         guard url.get(.scheme)?.lowercased() == "http", let host = url.get(.host)?.lowercased(),
-            let portText = url.get(.port), let port = UInt16(portText), port != 0
+            let portText = url.get(.port), let port = UInt16(portText), port != 0,
+            // Credentials in the URL are curl's to send (as Basic authentication).
+            url.get(.user) == nil
         else { return nil }
         var addresses: [Address] = []
         if host == "localhost" {
