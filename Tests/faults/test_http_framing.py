@@ -184,13 +184,19 @@ def quirky() -> Iterator[Any]:
         b.close()
 
 
+def serve_through_mcpx(mcpx: Any, backend: QuirkyBackend, name: str = "q", host: str = "127.0.0.1") -> Any:
+    """mcpx in front of `backend`, initialized, with `<name>__echo` listed."""
+    pipe = mcpx({name: f"http://{host}:{backend.port}/mcp"})
+    pipe.initialize()
+    pipe.wait_ready([f"{name}__echo"])
+    return pipe
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("quirk", QUIRKS)
 def test_calls_work_whatever_the_framing(mcpx, quirky, http_client, quirk):
     backend = quirky(quirk)
-    pipe = mcpx({"q": f"http://127.0.0.1:{backend.port}/mcp"})
-    pipe.initialize()
-    pipe.wait_ready(["q__echo"])
+    pipe = serve_through_mcpx(mcpx, backend)
     if quirk == "stale" and http_client == "curl":
         # libcurl 7.88 sends again only when it sees the connection die before sending; when the
         # backend closes as the request arrives it reports a send error. Each call still gets one
@@ -211,19 +217,14 @@ def test_calls_work_whatever_the_framing(mcpx, quirky, http_client, quirk):
 
 @pytest.mark.timeout(60)
 def test_localhost_backend_listening_on_ipv6_only(mcpx, quirky, http_client):
-    backend = quirky("plain", host="::1")
-    pipe = mcpx({"v6": f"http://localhost:{backend.port}/mcp"})
-    pipe.initialize()
-    pipe.wait_ready(["v6__echo"])
+    pipe = serve_through_mcpx(mcpx, quirky("plain", host="::1"), name="v6", host="localhost")
     assert text_of(pipe.call_ok("v6__echo", {"text": "over ::1"})) == "over ::1"
 
 
 @pytest.mark.timeout(60)
 def test_connections_are_kept_alive(mcpx, quirky, http_client):
     backend = quirky("plain")
-    pipe = mcpx({"q": f"http://127.0.0.1:{backend.port}/mcp"})
-    pipe.initialize()
-    pipe.wait_ready(["q__echo"])
+    pipe = serve_through_mcpx(mcpx, backend)
     before = backend.connections
     for i in range(20):
         pipe.call_ok("q__echo", {"text": str(i)})
@@ -236,9 +237,7 @@ def test_sse_answers_leave_the_connection_usable(mcpx, quirky, http_client):
     """Once the response event is in, the rest of the stream (its end) is read and the connection
     reused. With libcurl mcpx stops the transfer instead, which closes the connection."""
     backend = quirky("trickle")
-    pipe = mcpx({"q": f"http://127.0.0.1:{backend.port}/mcp"})
-    pipe.initialize()
-    pipe.wait_ready(["q__echo"])
+    pipe = serve_through_mcpx(mcpx, backend)
     before = backend.connections
     for i in range(10):
         assert text_of(pipe.call_ok("q__echo", {"text": str(i)})) == str(i)
