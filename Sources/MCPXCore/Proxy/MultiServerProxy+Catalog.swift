@@ -208,7 +208,7 @@ extension MultiServerProxy {
     /// Opens the GET stream of a connection that has just completed its handshake (before the
     /// backend is ready); the signal fires when the backend answers the GET or the stream ends.
     func openFirstEventStream(_ name: String, _ conn: BackendConnection) -> OneShotSignal? {
-        guard entries[name] != nil, !shuttingDown else { return nil }
+        guard let e = entries[name], e.connection === conn, e.config.enabled, !shuttingDown else { return nil }
         entries[name]?.eventStreamRefused = false
         if conn.isLegacySSE {
             entries[name]?.hasEventStream = true

@@ -266,6 +266,7 @@ public actor MultiServerProxy {
         }
         // The entry may have been removed or disabled meanwhile.
         guard entries[name] != nil, entries[name]!.connection === conn, entries[name]!.config.enabled else {
+            if streamAnswered != nil { conn.closeEventStream() }
             finishAttempt(name)
             catalogFetched(name)
             return false
