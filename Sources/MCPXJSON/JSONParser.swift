@@ -278,16 +278,7 @@ public struct JSONParser: ~Copyable {
                     pos += 1
                 case UInt8(ascii: "u"):
                     pos += 1
-                    let v = try hex4()
-                    if v >= 0xD800 && v < 0xDC00 {
-                        guard pos + 1 < buf.count, buf[pos] == UInt8(ascii: "\\"), buf[pos + 1] == UInt8(ascii: "u")
-                        else { throw fail(.invalidEscape) }
-                        pos += 2
-                        let low = try hex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw fail(.invalidEscape) }
-                    } else if v >= 0xDC00 && v < 0xE000 {
-                        throw fail(.invalidEscape)
-                    }
+                    _ = try unicodeEscape()
                 default:
                     throw fail(.invalidEscape)
                 }
@@ -382,25 +373,28 @@ public struct JSONParser: ~Copyable {
             case UInt8(ascii: "r"): bytes.append(0x0D)
             case UInt8(ascii: "t"): bytes.append(0x09)
             case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if scalar >= 0xD800 && scalar < 0xDC00 {
-                    // High surrogate: a low one must follow.
-                    guard pos + 1 < buf.count, buf[pos] == UInt8(ascii: "\\"), buf[pos + 1] == UInt8(ascii: "u")
-                    else { throw fail(.invalidEscape) }
-                    pos += 2
-                    let low = try hex4()
-                    guard low >= 0xDC00 && low < 0xE000 else { throw fail(.invalidEscape) }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if scalar >= 0xDC00 && scalar < 0xE000 {
-                    throw fail(.invalidEscape)
-                }
-                guard let u = Unicode.Scalar(scalar) else { throw fail(.invalidEscape) }
+                guard let u = Unicode.Scalar(try unicodeEscape()) else { throw fail(.invalidEscape) }
                 bytes.append(contentsOf: Array(String(Character(u)).utf8))
             default:
                 throw fail(.invalidEscape)
             }
         }
         throw fail(.unexpectedEnd)
+    }
+
+    /// The scalar of a `\\u` escape whose 4 hex digits start at `pos`, with the low half of a
+    /// surrogate pair when one is needed; a lone or reversed surrogate is invalid.
+    mutating func unicodeEscape() throws(JSONParseError) -> UInt32 {
+        let scalar = try hex4()
+        if scalar >= 0xDC00 && scalar < 0xE000 { throw fail(.invalidEscape) }
+        guard scalar >= 0xD800 && scalar < 0xDC00 else { return scalar }
+        // High surrogate: a low one must follow.
+        guard pos + 1 < buf.count, buf[pos] == UInt8(ascii: "\\"), buf[pos + 1] == UInt8(ascii: "u")
+        else { throw fail(.invalidEscape) }
+        pos += 2
+        let low = try hex4()
+        guard low >= 0xDC00 && low < 0xE000 else { throw fail(.invalidEscape) }
+        return 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {

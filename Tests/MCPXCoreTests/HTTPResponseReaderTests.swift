@@ -197,11 +197,18 @@ private struct Read {
         #expect(HeaderList(["host: other"]).setsHost)
     }
 
-    @Test func decimal() {
-        for v in [0, 7, 10, 354, 1_000_000] {
-            var out: [UInt8] = []
-            LoopbackConnection.appendDecimal(v, to: &out)
-            #expect(String(decoding: out, as: UTF8.self) == "\(v)")
+    @Test func requestHead() throws {
+        let e = try #require(endpoint("http://127.0.0.1:8000/mcp"))
+        for (size, length) in [(0, "0"), (7, "7"), (354, "354"), (1_000_000, "1000000")] {
+            let t = HTTPTransfer(
+                method: .post, url: "http://127.0.0.1:8000/mcp", headers: HeaderList(["Accept: a", "Expect:"]),
+                body: [UInt8](repeating: 0x20, count: size), timeoutMillis: 0, loopbackEndpoint: e,
+                onHead: { _, _ in true }, onData: { _ in true }, onDone: { _ in })
+            let c = LoopbackConnection(fd: -1, tag: 1, endpoint: e, addressIndex: 0, connected: true)
+            c.begin(t)
+            #expect(String(decoding: c.head, as: UTF8.self)
+                == "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: a\r\nContent-Length: \(length)\r\n\r\n")
+            #expect(c.release() === t && t.loopback == nil && c.transfer == nil)
         }
     }
 }

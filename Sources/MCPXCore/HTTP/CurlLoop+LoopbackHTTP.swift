@@ -111,9 +111,8 @@ extension CurlLoop {
                 return  // not done yet
             }
             guard err == 0, let t = c.transfer else {
-                let t = c.transfer
-                c.transfer = nil
-                t?.loopback = nil
+                // Refused (or cancelled meanwhile): the next address, if the transfer still waits.
+                let t = c.release()
                 closeLoopback(c)
                 if let t { connectLoopback(t, c.endpoint, from: c.addressIndex + 1, now: monotonicNanos(), lastError: Self.connectError(err)) }
                 return
@@ -252,15 +251,13 @@ extension CurlLoop {
             completeLoopback(c, extraBytes: consumed < data.count)
             return false
         case .aborted(let consumed):
-            guard let t = c.transfer else {
+            guard let t = c.release() else {
                 closeLoopback(c)  // more to drain than it is worth
                 return false
             }
             // The exchange has its answer (or gave up): the transfer ends now. The rest of the
             // response is read and dropped, so that the connection can carry the next request:
             // an SSE answer usually ends right after its response event.
-            c.transfer = nil
-            t.loopback = nil
             if c.reader.reusable && c.state == .receiving {
                 c.state = .draining
                 c.drainBudget = Self.loopbackDrainBytes
@@ -280,10 +277,8 @@ extension CurlLoop {
     /// a connection that had carried others is sent again on a new one (the backend may have closed
     /// it while it was idle), as curl does.
     private func lostLoopback(_ c: LoopbackConnection, _ message: String) {
-        guard let t = c.transfer else { return closeLoopback(c) }
-        if c.exchanges > 0 && !c.reader.started {
-            c.transfer = nil
-            t.loopback = nil
+        guard c.transfer != nil else { return closeLoopback(c) }
+        if c.exchanges > 0 && !c.reader.started, let t = c.release() {
             closeLoopback(c)
             connectLoopback(t, c.endpoint, from: 0, now: monotonicNanos(), lastError: nil)
             return
@@ -292,17 +287,13 @@ extension CurlLoop {
     }
 
     private func failLoopback(_ c: LoopbackConnection, _ error: HTTPError) {
-        let t = c.transfer
-        c.transfer = nil
-        t?.loopback = nil
+        let t = c.release()
         closeLoopback(c)
         if let t { finish(t, error) }
     }
 
     private func completeLoopback(_ c: LoopbackConnection, extraBytes: Bool) {
-        let t = c.transfer
-        c.transfer = nil
-        t?.loopback = nil
+        let t = c.release()
         c.exchanges += 1
         setDeadline(c, 0)
         // An answer that came before the whole request was sent leaves the connection unusable.
@@ -331,11 +322,8 @@ extension CurlLoop {
     /// connection is in an unknown state and is closed.
     func detachLoopback(_ t: HTTPTransfer) {
         guard let c = t.loopback else { return }
-        t.loopback = nil
-        if c.transfer === t {
-            c.transfer = nil
-            closeLoopback(c)
-        }
+        _ = c.release()
+        closeLoopback(c)
     }
 
     /// Fails exchanges whose deadline passed; returns the next deadline (nil for none). Also closes
@@ -344,9 +332,10 @@ extension CurlLoop {
         if loopbackIdleCount > 0 && now - loopbackLastSweep > 5_000_000_000 {
             loopbackLastSweep = now
             for (key, list) in loopbackIdle {
-                let keep = list.filter { now - $0.idleSince <= Self.loopbackMaxIdleNanos }
-                if keep.count == list.count { continue }
-                for c in list where now - c.idleSince > Self.loopbackMaxIdleNanos { closeLoopback(c) }
+                var keep: [LoopbackConnection] = []
+                for c in list {
+                    if now - c.idleSince <= Self.loopbackMaxIdleNanos { keep.append(c) } else { closeLoopback(c) }
+                }
                 loopbackIdleCount -= list.count - keep.count
                 loopbackIdle[key] = keep.isEmpty ? nil : keep
             }
@@ -366,14 +355,9 @@ extension CurlLoop {
     /// At shutdown: every exchange ends as cancelled, every connection is closed.
     func closeAllLoopback() {
         for case let c? in loopbackByFD {
-            if let t = c.transfer {
-                c.transfer = nil
-                t.loopback = nil
-                closeLoopback(c)
-                finish(t, HTTPError(.cancelled, "mcpx is shutting down"))
-            } else {
-                closeLoopback(c)
-            }
+            let t = c.release()
+            closeLoopback(c)
+            if let t { finish(t, HTTPError(.cancelled, "mcpx is shutting down")) }
         }
         loopbackIdle = [:]
         loopbackIdleCount = 0

@@ -50,24 +50,18 @@ final class LoopbackConnection {
         if !t.headers.setsHost { head += endpoint.hostLine }
         head += t.headers.wire
         head += Self.contentLength
-        Self.appendDecimal(t.body.count, to: &head)
+        head.append(contentsOf: String(t.body.count).utf8)
         head += Self.endOfHead
+    }
+
+    /// Ends the tie with the transfer it carries (if any) and returns that transfer.
+    func release() -> HTTPTransfer? {
+        let t = transfer
+        transfer = nil
+        t?.loopback = nil
+        return t
     }
 
     private static let contentLength = Array("Content-Length: ".utf8)
     private static let endOfHead: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
-
-    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value < 10 {
-            out.append(0x30 + UInt8(value))
-            return
-        }
-        let start = out.count
-        var v = value
-        while v > 0 {
-            out.append(0x30 + UInt8(v % 10))
-            v /= 10
-        }
-        out[start...].reverse()
-    }
 }

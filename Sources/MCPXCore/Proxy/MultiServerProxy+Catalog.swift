@@ -188,39 +188,37 @@ extension MultiServerProxy {
     }
 
     /// Opens the backend's GET stream; when it ends, opens it again (or falls back to polling).
-    func openEventStream(_ name: String, lastEventID: String? = nil, attempt: Int = 0) {
-        guard let e = entries[name], e.config.status == .ready, !shuttingDown else { return }
+    /// `answered` is for a connection attempt (the backend is not ready yet): it fires when the
+    /// backend has answered the GET or the stream ended. Returns whether a GET was sent.
+    @discardableResult
+    func openEventStream(_ name: String, lastEventID: String? = nil, attempt: Int = 0, answered: OneShotSignal? = nil) -> Bool {
+        guard let e = entries[name], e.config.status == .ready || answered != nil, !shuttingDown else { return false }
         let conn = e.connection
         if conn.isLegacySSE {
             // The HTTP+SSE transport's one stream already carries everything the backend sends.
             entries[name]?.hasEventStream = true
-            return
+            return false
         }
-        conn.openEventStream(lastEventID: lastEventID) { [weak self] end, lastID in
+        var onAnswer: (@Sendable () -> Void)?
+        if let answered { onAnswer = { answered.fire() } }
+        conn.openEventStream(lastEventID: lastEventID, onAnswer: onAnswer) { [weak self] end, lastID in
+            answered?.fire()
             Task { await self?.eventStreamEnded(name, conn, end, lastEventID: lastID, attempt: attempt) }
         }
         entries[name]?.hasEventStream = true
+        return true
     }
 
     /// How long a connection attempt waits for the backend to answer the GET that opens its stream.
     static let eventStreamAnswerWait = 2.0
 
-    /// Opens the GET stream of a connection that has just completed its handshake (before the
-    /// backend is ready); the signal fires when the backend answers the GET or the stream ends.
+    /// Opens the GET stream of a connection that has just completed its handshake; the signal to
+    /// wait for before the backend counts as ready (nil when there is no GET to wait for).
     func openFirstEventStream(_ name: String, _ conn: BackendConnection) -> OneShotSignal? {
-        guard let e = entries[name], e.connection === conn, e.config.enabled, !shuttingDown else { return nil }
+        guard let e = entries[name], e.connection === conn, e.config.enabled else { return nil }
         entries[name]?.eventStreamRefused = false
-        if conn.isLegacySSE {
-            entries[name]?.hasEventStream = true
-            return nil
-        }
         let answered = OneShotSignal()
-        conn.openEventStream(lastEventID: nil, onAnswer: { answered.fire() }) { [weak self] end, lastID in
-            answered.fire()
-            Task { await self?.eventStreamEnded(name, conn, end, lastEventID: lastID, attempt: 0) }
-        }
-        entries[name]?.hasEventStream = true
-        return answered
+        return openEventStream(name, answered: answered) ? answered : nil
     }
 
     func eventStreamEnded(_ name: String, _ conn: BackendConnection, _ end: BackendConnection.EventStreamEnd, lastEventID: String?, attempt: Int) async {
