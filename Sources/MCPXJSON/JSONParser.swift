@@ -8,6 +8,8 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
         case invalidUTF8
         case tooDeep
         case trailingData
+        /// An object names the same member twice: parsers disagree on which one counts.
+        case duplicateKey
     }
 
     public var reason: Reason
@@ -22,6 +24,7 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
         case .invalidUTF8: return "invalid UTF-8 in string at byte \(offset)"
         case .tooDeep: return "nesting deeper than \(JSONParser.maxDepth) at byte \(offset)"
         case .trailingData: return "data after the JSON value at byte \(offset)"
+        case .duplicateKey: return "duplicate member name at byte \(offset)"
         }
     }
 }
@@ -112,9 +115,19 @@ public struct JSONParser: ~Copyable {
                 pos += 1
                 return .object(obj)
             }
+            // Duplicate names are refused: one parser keeps the first, another the last, so what
+            // mcpx forwards could mean one thing to mcpx and another to the client.
+            var keys: Set<String>?
             while true {
                 guard try peek() == UInt8(ascii: "\"") else { throw fail(.unexpectedByte(buf[pos])) }
+                let keyStart = pos
                 let key = try parseString()
+                if obj.members.count >= 16 {
+                    if keys == nil { keys = Set(obj.members.map(\.key)) }
+                    guard keys!.insert(key).inserted else { throw JSONParseError(reason: .duplicateKey, offset: keyStart) }
+                } else if obj.members.contains(where: { $0.key == key }) {
+                    throw JSONParseError(reason: .duplicateKey, offset: keyStart)
+                }
                 try expect(UInt8(ascii: ":"))
                 let v = try parseValue()
                 obj.members.append((key: key, value: v))

@@ -17,6 +17,7 @@ public struct RawObject: Sendable {
         self.bytes = bytes
         var found: [(key: String, range: Range<Int>)] = []
         found.reserveCapacity(6)  // one allocation for the usual envelope (jsonrpc, id, method, params)
+        var keys: Set<String>?  // only for objects with many members
         let base = range.lowerBound
         let r: Result<Void, JSONParseError> = bytes.withUnsafeBufferPointer { whole in
             let buf = UnsafeBufferPointer(rebasing: whole[range])
@@ -29,7 +30,16 @@ public struct RawObject: Sendable {
                     guard try p.peek() == UInt8(ascii: "\"") else {
                         throw JSONParseError(reason: .unexpectedByte(buf[p.pos]), offset: p.pos)
                     }
+                    let keyStart = p.pos
                     let key = try p.parseString()
+                    // A repeated member is refused (see `JSONParser.parseValue`). Envelopes have a
+                    // handful of members: a linear check, a set only for large objects.
+                    if found.count < 16 {
+                        if found.contains(where: { $0.key == key }) { throw JSONParseError(reason: .duplicateKey, offset: keyStart) }
+                    } else {
+                        if keys == nil { keys = Set(found.map(\.key)) }
+                        guard keys!.insert(key).inserted else { throw JSONParseError(reason: .duplicateKey, offset: keyStart) }
+                    }
                     try p.expect(UInt8(ascii: ":"))
                     let r = try p.skipValue()
                     found.append((key: key, range: (r.lowerBound + base)..<(r.upperBound + base)))

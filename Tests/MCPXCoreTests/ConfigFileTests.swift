@@ -163,18 +163,18 @@ private func entry(_ body: String, key: String = "s", env: [String: String] = [:
         #expect(
             failure(#"{"globalShortcut": ""}"#)
                 == #"f.json: has no "mcpServers" object (Claude Desktop, Cursor, Claude Code) or "servers" object (VS Code)"#)
-        #expect(failure(#"{"mcpServers": {}, "mcpServers": {}}"#) == #"f.json: key "mcpServers" appears twice"#)
+        #expect(failure(#"{"mcpServers": {}, "mcpServers": {}}"#) == #"f.json: invalid JSON at line 1, column 20: key "mcpServers" appears twice"#)
         #expect(failure(#"{"mcpServers": []}"#) == "f.json: mcpServers: must be an object of server names to server entries")
         #expect(failure(#"{"servers": null}"#) == "f.json: servers: must be an object of server names to server entries")
         #expect(
             failure(#"{"mcpServers": {"a": {"url": "http://h/"}, "a": {"url": "http://h/"}}}"#)
-                == #"f.json: mcpServers: key "a" appears twice"#)
+                == #"f.json: invalid JSON at line 1, column 44: key "a" appears twice"#)
     }
 
     @Test func entryShapeErrors() {
         #expect(entry(#""http://h/""#) == #"f.json: mcpServers.s: must be an object with "url", not a string"#)
         #expect(entry("null") == #"f.json: mcpServers.s: must be an object with "url", not null"#)
-        #expect(entry(#"{"url": "http://h/", "url": "http://i/"}"#) == #"f.json: mcpServers.s: key "url" appears twice"#)
+        #expect(entry(#"{"url": "http://h/", "url": "http://i/"}"#) == #"f.json: invalid JSON at line 1, column 43: key "url" appears twice"#)
         #expect(entry("{}") == #"f.json: mcpServers.s: needs "url" (an http or https URL)"#)
         #expect(entry(#"{"url": 3}"#) == "f.json: mcpServers.s.url: must be a string, not a number")
         #expect(

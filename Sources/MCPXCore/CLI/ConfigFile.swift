@@ -112,22 +112,13 @@ public enum ConfigFile {
             guard !groups.isEmpty else {
                 throw fail("", "has no \"mcpServers\" object (Claude Desktop, Cursor, Claude Code) or \"servers\" object (VS Code)")
             }
-            try checkDuplicates(top, at: "")
             for group in groups {
                 guard case .object(let servers)? = top[group] else {
                     throw fail(group, "must be an object of server names to server entries")
                 }
-                try checkDuplicates(servers, at: group)
                 for (key, value) in servers {
                     try server(key: key, value, at: ConfigFile.path(group, key))
                 }
-            }
-        }
-
-        func checkDuplicates(_ o: JSONObject, at keyPath: String) throws(ConfigError) {
-            var seen = Set<String>()
-            for key in o.keys {
-                if !seen.insert(key).inserted { throw fail(keyPath, "key \(JSONValue.string(key).jsonString) appears twice") }
             }
         }
 
@@ -135,7 +126,6 @@ public enum ConfigFile {
             guard case .object(let o) = value else {
                 throw fail(p, "must be an object with \"url\", not \(ConfigFile.kind(value))")
             }
-            try checkDuplicates(o, at: p)
             let type = try string(o, "type", at: p)
             if o["command"] != nil || type?.lowercased() == "stdio" {
                 let what = o["command"] != nil ? "\"command\" servers (stdio)" : "\"stdio\" servers"
@@ -399,6 +389,13 @@ enum JSONC {
         case .invalidUTF8: what = "invalid UTF-8 (or a control character) in a string"
         case .tooDeep: what = "nested too deeply"
         case .trailingData: what = "unexpected text after the JSON value"
+        case .duplicateKey:
+            // The offset is the key's opening quote.
+            let key = bytes[offset...].withUnsafeBufferPointer { b -> String? in
+                var p = JSONParser(b)
+                return try? p.parseString()
+            }
+            what = "key \(JSONValue.string(key ?? "?").jsonString) appears twice"
         }
         return "invalid JSON at line \(line), column \(column): \(what)"
     }

@@ -52,6 +52,10 @@ public struct IncomingMessage: Sendable {
             id = i
         }
         if methodRange != nil {
+            // Both a request and a response: peers would read it differently, so it is neither.
+            if raw.has("result") || raw.has("error") {
+                throw RPCError(.invalidRequest, "Invalid Request: a message cannot have \"method\" and \"result\" or \"error\"", data: id.map { ["id": $0.json] })
+            }
             guard case .string(let method)? = raw.value("method"), !method.isEmpty else {
                 throw RPCError(.invalidRequest, "Invalid Request: \"method\" must be a non-empty string", data: id.map { ["id": $0.json] })
             }
@@ -62,6 +66,9 @@ public struct IncomingMessage: Sendable {
             }
             kind = id.map { .request(id: $0, method: method) } ?? .notification(method: method)
             return
+        }
+        if raw.has("result") && raw.has("error") {
+            throw RPCError(.invalidRequest, "Invalid Request: a response cannot have both \"result\" and \"error\"")
         }
         if raw.has("result"), let id {
             kind = .response(id: id)
