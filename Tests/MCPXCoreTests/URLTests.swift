@@ -5,9 +5,10 @@ import Testing
 /// URL handling without Foundation: libcurl's parser for checks and resolution, text for redaction.
 @Suite struct URLTests {
     @Test func redactionDropsUserInfoAndQueryValues() {
-        #expect(Redact.url("http://user:pw@h:1/mcp?token=abc&x=1#f") == "http://h:1/mcp?token=REDACTED&x=REDACTED#f")
+        #expect(Redact.url("http://user:pw@h:1/mcp?token=abc&x=1#f") == "http://h:1/mcp?token=REDACTED&x=REDACTED#REDACTED")
         #expect(Redact.url("https://h/mcp") == "https://h/mcp")
-        #expect(Redact.url("http://h/p?flag&k=") == "http://h/p?flag&k=REDACTED")
+        #expect(Redact.url("http://h/p?flag&k=") == "http://h/p?REDACTED&k=REDACTED")
+        #expect(Redact.url("http://h/p#frag-secret") == "http://h/p#REDACTED")
         #expect(Redact.url("http://a@b@h/") == "http://h/")
         // The path may hold an @ (it is not user info there).
         #expect(Redact.url("http://h/a@b") == "http://h/a@b")

@@ -18,7 +18,9 @@ extension BackendConnection {
     ) -> HTTPTransfer {
         closeEventStream()
         let headers = session.withLock { $0.headers }
-        let reader = EventStreamReader(onMessage: onMessage, maxBytes: maxResponseBytes)
+        let reader = EventStreamReader(onMessage: onMessage, maxBytes: maxResponseBytes) { [weak self] in
+            self?.stats.withLock { $0.malformedMessages += 1 }
+        }
         var extra = ["Accept: text/event-stream"]
         if let lastEventID, BackendConnection.isValidSessionID(lastEventID) { extra.append("Last-Event-ID: \(lastEventID)") }
         let t = HTTPTransfer(
@@ -54,12 +56,14 @@ extension BackendConnection {
 /// Reads a GET event stream on the curl thread.
 final class EventStreamReader: @unchecked Sendable {
     let onMessage: @Sendable (IncomingMessage) -> Void
+    let onMalformed: @Sendable () -> Void
     var parser: SSEParser
     var refusedStatus: Int?
     var lastEventID: String? { parser.lastEventID }
 
-    init(onMessage: @escaping @Sendable (IncomingMessage) -> Void, maxBytes: Int) {
+    init(onMessage: @escaping @Sendable (IncomingMessage) -> Void, maxBytes: Int, onMalformed: @escaping @Sendable () -> Void) {
         self.onMessage = onMessage
+        self.onMalformed = onMalformed
         self.parser = SSEParser(maxEventBytes: maxBytes)
     }
 
@@ -73,7 +77,7 @@ final class EventStreamReader: @unchecked Sendable {
 
     func data(_ chunk: UnsafeRawBufferPointer) -> Bool {
         for e in parser.feed(chunk) where !e.data.isEmpty {
-            if let m = try? IncomingMessage(bytes: e.data) { onMessage(m) }
+            if let m = try? IncomingMessage(bytes: e.data) { onMessage(m) } else { onMalformed() }
         }
         return !parser.overflowed
     }

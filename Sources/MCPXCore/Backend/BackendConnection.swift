@@ -66,7 +66,8 @@ public final class BackendConnection: Sendable {
         self.maxResponseBytes = maxResponseBytes
         self.onMessage = onMessage
         self.userHeaders = headers.map { "\($0.name): \($0.value)" }
-        self.secrets = headers.map(\.value)
+        self.secrets = headers.flatMap { Redact.headerSecrets($0.value) } + Redact.urlSecrets(url)
+        Redact.register(secrets)
         session = Mutex(Session(headers: HeaderList(Self.baseHeaders + userHeaders)))
     }
 
@@ -111,6 +112,7 @@ public final class BackendConnection: Sendable {
                 default: onMessage(msg)
                 }
             },
+            onMalformed: { self.stats.withLock { $0.malformedMessages += 1 } },
             onHeaders: onHeaders,
             completion: { outcome in
                 switch outcome {
@@ -159,11 +161,20 @@ public final class BackendConnection: Sendable {
         let m = try await request(method, params, timeoutMillis: timeoutMillis)
         if case .errorResponse = m.kind {
             let e = m.raw.value("error")
-            let text = e?["message"]?.stringValue ?? "error"
+            let text = redact(e?["message"]?.stringValue ?? "error")
             throw BackendError(.protocolViolation, "\(method) failed: \(text) (code \(e?["code"]?.intValue ?? 0))")
         }
         return m.raw.value("result") ?? .null
     }
+
+    /// Forgets a request mcpx no longer waits for (the HTTP+SSE transport keeps a table of them;
+    /// over Streamable HTTP the answer would come on the request's own POST, already cancelled).
+    func forget(_ id: RPCID) {
+        session.withLock { $0.legacy }?.forget(id)
+    }
+
+    /// Over HTTP+SSE: requests awaiting their answer on the stream (nil for Streamable HTTP).
+    var legacyPendingCount: Int? { session.withLock { $0.legacy }?.pendingCount }
 
     public func notify(_ method: String, _ params: JSONValue?, timeoutMillis: Int = 5_000) {
         post(Message.notification(method: method, params: params), expecting: nil, timeoutMillis: timeoutMillis) { _ in }
@@ -220,7 +231,7 @@ public final class BackendConnection: Sendable {
     func legacyHandshake(_ params: JSONValue, timeoutMillis: Int) async throws(BackendError) {
         let channel = LegacySSEChannel(
             sseURL: url, loop: loop, headers: HeaderList(Self.baseHeaders + userHeaders), maxBytes: maxResponseBytes,
-            onMessage: onMessage)
+            onMessage: onMessage, onMalformed: { [weak self] in self?.stats.withLock { $0.malformedMessages += 1 } })
         try await channel.connect(timeoutMillis: timeoutMillis)
         session.withLock { $0.legacy = channel }
         let result = try await call("initialize", params, timeoutMillis: timeoutMillis)
@@ -316,19 +327,51 @@ public final class BackendConnection: Sendable {
 
     public var sessionGeneration: Int { session.withLock { $0.generation } }
 
-    /// Lists every tool, following `nextCursor` to the end.
-    public func listAll(_ method: String, key: String, timeoutMillis: Int) async throws(BackendError) -> [JSONValue] {
+    /// The whole of one list (all its pages) is bounded: at most this many bytes of answers.
+    public static let maxListBytes = 20 << 20
+
+    /// Lists every item, following `nextCursor`, within bounds a backend cannot stretch: reading
+    /// stops after `maxItems` items (the rest are not fetched), and the list fails when its pages
+    /// add up to more than `maxBytes` or take longer than `timeoutMillis` in all.
+    public func listAll(
+        _ method: String, key: String, timeoutMillis: Int, maxItems: Int = 20_000, maxBytes: Int = maxListBytes
+    ) async throws(BackendError) -> [JSONValue] {
         var items: [JSONValue] = []
         var cursor: String?
         var seen = Set<String>()
-        for _ in 0..<10_000 {
+        var bytes = 0
+        let start = monotonicNanos()
+        let deadline = start + UInt64(max(1, timeoutMillis)) * 1_000_000
+        for pages in 0..<10_000 {
+            let now = monotonicNanos()
+            guard now < deadline else {
+                throw BackendError(.timeout, "\(method) did not complete within \(Double(timeoutMillis) / 1000) s (\(pages) pages read)")
+            }
             var params: JSONObject = [:]
             if let cursor { params["cursor"] = .string(cursor) }
-            let result = try await call(method, params.isEmpty ? nil : .object(params), timeoutMillis: timeoutMillis)
+            let remaining = Int((deadline - now) / 1_000_000) + 1
+            let m = try await request(method, params.isEmpty ? nil : .object(params), timeoutMillis: remaining)
+            bytes += m.raw.bytes.count
+            if bytes > maxBytes {
+                throw BackendError(.tooLarge, "\(method) is larger than \(maxBytes >> 20) MiB in all (\(pages + 1) pages read); not loaded")
+            }
+            if case .errorResponse = m.kind {
+                let e = m.raw.value("error")
+                let text = redact(e?["message"]?.stringValue ?? "error")
+                throw BackendError(.protocolViolation, "\(method) failed: \(text) (code \(e?["code"]?.intValue ?? 0))")
+            }
+            let result = m.raw.value("result") ?? .null
             guard case .array(let page)? = result[key] else {
                 throw BackendError(.protocolViolation, "\(method) result has no \(key) array")
             }
-            items.append(contentsOf: page)
+            let taken = min(page.count, maxItems - items.count)
+            items.append(contentsOf: page.prefix(taken))
+            if items.count >= maxItems {
+                if result["nextCursor"] != nil || taken < page.count {
+                    log.warning("\(name): \(method) has more than \(maxItems) items; the rest are not loaded")
+                }
+                return items
+            }
             guard case .string(let next)? = result["nextCursor"], !next.isEmpty else { return items }
             if seen.contains(next) { throw BackendError(.protocolViolation, "\(method) returned a cursor twice") }
             seen.insert(next)

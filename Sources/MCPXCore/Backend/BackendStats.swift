@@ -9,6 +9,14 @@ public struct BackendStats: Sendable {
     public var timeouts: Int = 0
     public var sessionExpiries: Int = 0
     public var unknownResponseIDs: Int = 0
+    /// Messages that were not valid JSON-RPC (duplicate names, both request and response, ...): dropped.
+    public var malformedMessages: Int = 0
+    /// Progress for tokens that are not of this backend's calls in flight: dropped.
+    public var foreignProgress: Int = 0
+    /// Requests to the client past the per-backend bound: refused or dropped.
+    public var refusedRequests: Int = 0
+    /// List changes folded into a refresh already queued.
+    public var coalescedRefreshes: Int = 0
     public var errorsByKind: [String: Int] = [:]
     public var lastError: String?
     public var lastLatencyMicros: Int?
@@ -55,6 +63,8 @@ public struct BackendStats: Sendable {
             "consecutiveFailures": .int(Int64(consecutiveFailures)),
             "timeouts": .int(Int64(timeouts)), "sessionExpiries": .int(Int64(sessionExpiries)),
             "unknownResponseIds": .int(Int64(unknownResponseIDs)),
+            "malformedMessages": .int(Int64(malformedMessages)), "foreignProgress": .int(Int64(foreignProgress)),
+            "refusedRequests": .int(Int64(refusedRequests)), "coalescedRefreshes": .int(Int64(coalescedRefreshes)),
         ]
         o["errorsByKind"] = .object(JSONObject(errorsByKind.sorted { $0.key < $1.key }.map { (key: $0.key, value: .int(Int64($0.value))) }))
         if let l = lastLatencyMicros { o["lastLatencyMs"] = .double(Double(l) / 1000) }

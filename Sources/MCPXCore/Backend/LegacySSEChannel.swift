@@ -16,6 +16,7 @@ final class LegacySSEChannel: Sendable {
     let headers: HeaderList
     let maxBytes: Int
     let onMessage: @Sendable (IncomingMessage) -> Void
+    let onMalformed: @Sendable () -> Void
 
     struct State {
         var endpoint: String?
@@ -28,13 +29,16 @@ final class LegacySSEChannel: Sendable {
 
     let state: Mutex<State>
 
-    init(sseURL: String, loop: CurlLoop, headers: HeaderList, maxBytes: Int, onMessage: @escaping @Sendable (IncomingMessage) -> Void) {
+    init(sseURL: String, loop: CurlLoop, headers: HeaderList, maxBytes: Int, onMessage: @escaping @Sendable (IncomingMessage) -> Void,
+        onMalformed: @escaping @Sendable () -> Void
+    ) {
         self.sseURL = sseURL
         self.direct = HTTPTransfer.isLoopback(sseURL)
         self.loop = loop
         self.headers = headers
         self.maxBytes = maxBytes
         self.onMessage = onMessage
+        self.onMalformed = onMalformed
         state = Mutex(State(parser: SSEParser(maxEventBytes: maxBytes)))
     }
 
@@ -98,7 +102,11 @@ final class LegacySSEChannel: Sendable {
                 }
                 continue
             }
-            guard e.event == "message", !e.data.isEmpty, let msg = try? IncomingMessage(bytes: e.data) else { continue }
+            guard e.event == "message", !e.data.isEmpty else { continue }
+            guard let msg = try? IncomingMessage(bytes: e.data) else {
+                onMalformed()
+                continue
+            }
             switch msg.kind {
             case .response(let id), .errorResponse(let id?):
                 if let c = state.withLock({ $0.pending.removeValue(forKey: id) }) { c(.success(msg)) }
@@ -159,6 +167,8 @@ final class LegacySSEChannel: Sendable {
         loop.start(t)
         return t
     }
+
+    var pendingCount: Int { state.withLock { $0.pending.count } }
 
     /// Forgets a request (cancelled by the client).
     func forget(_ id: RPCID) { _ = state.withLock { $0.pending.removeValue(forKey: id) } }

@@ -16,6 +16,8 @@ final class PostExchange: @unchecked Sendable {
     let sentSession: Bool
     let maxBytes: Int
     let onOther: @Sendable (IncomingMessage) -> Void
+    /// A message on the stream that is not valid JSON-RPC (dropped).
+    let onMalformed: (@Sendable () -> Void)?
     let onHeaders: (@Sendable (HTTPHeaders) -> Void)?
     let completion: @Sendable (Outcome) -> Void
 
@@ -31,6 +33,7 @@ final class PostExchange: @unchecked Sendable {
     init(
         expectID: RPCID?, sentSession: Bool, maxBytes: Int,
         onOther: @escaping @Sendable (IncomingMessage) -> Void,
+        onMalformed: (@Sendable () -> Void)? = nil,
         onHeaders: (@Sendable (HTTPHeaders) -> Void)?,
         completion: @escaping @Sendable (Outcome) -> Void
     ) {
@@ -38,6 +41,7 @@ final class PostExchange: @unchecked Sendable {
         self.sentSession = sentSession
         self.maxBytes = maxBytes
         self.onOther = onOther
+        self.onMalformed = onMalformed
         self.onHeaders = onHeaders
         self.completion = completion
         self.sse = SSEParser(maxEventBytes: maxBytes)
@@ -127,6 +131,9 @@ final class PostExchange: @unchecked Sendable {
             return true
         }
         guard let msg = try? IncomingMessage(bytes: messageBytes) else {
+            onMalformed?()
+            // On a stream, one bad message among others is dropped; a JSON body was the answer.
+            if mode == .sse { return false }
             deliver(.failure(BackendError(.protocolViolation, "sent malformed JSON-RPC")))
             return true
         }

@@ -62,7 +62,8 @@ public struct Options: Sendable {
 
         SAFETY
           --read-only                `manage` can only list and check, not change servers
-          --allow-url PATTERN        `manage add` accepts only matching URLs (`*` wildcards); repeatable
+          --allow-url PATTERN        `manage add` accepts only URLs matching SCHEME://HOST[:PORT][/PATH]
+                                     (`*` wildcards, matched part by part); repeatable
           --max-message-bytes N      largest stdin line accepted (default 16777216)
 
         OUTPUT
@@ -124,7 +125,12 @@ public struct Options: Sendable {
             case "--backoff-cap": o.settings.backoffCap = try number(a, try val(), min: 0.1, max: 3_600)
             case "--failure-threshold": o.settings.failureThreshold = Int(try number(a, try val(), min: 1, max: 1_000))
             case "--read-only": o.settings.readOnly = true
-            case "--allow-url": o.settings.allowURLs.append(try val())
+            case "--allow-url":
+                let v = try val()
+                guard URLPattern(v) != nil else {
+                    throw ConfigError("--allow-url must look like SCHEME://HOST[:PORT][/PATH] (with * wildcards), not \"\(v)\"")
+                }
+                o.settings.allowURLs.append(v)
             case "--max-message-bytes": o.maxLineBytes = Int(try number(a, try val(), min: 1024, max: 1_073_741_824))
             case "--log-level":
                 let v = try val()

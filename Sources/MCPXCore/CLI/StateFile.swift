@@ -264,17 +264,12 @@ public final class StateFile: Sendable {
         let temp = "\(dir)/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ConfigError("cannot create \(temp): \(errnoText())") }
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                let e = errnoText()
-                close(fd)
-                unlink(temp)
-                throw ConfigError("cannot write \(temp): \(e)")
-            }
-            off += n
+        // FileOutput: the one write loop (EINTR, short writes), on Linux and macOS alike.
+        if !bytes.withUnsafeBytes({ FileOutput.writeAll(fd, $0) }) {
+            let e = errnoText()
+            close(fd)
+            unlink(temp)
+            throw ConfigError("cannot write \(temp): \(e)")
         }
         if fsync(fd) != 0 {
             let e = errnoText()

@@ -6,10 +6,14 @@ import Glibc
 import Darwin
 #endif
 
-/// `mcpx --stdio`: serve MCP on stdin/stdout until EOF or SIGTERM, then shut down cleanly.
+/// `mcpx --stdio`: serve MCP on stdin/stdout until EOF, SIGTERM, SIGINT or SIGHUP, then shut down cleanly.
 public enum StdioCommand {
     public static func run(_ options: Options, servers: [ServerConfig], stateFile: StateFile?, log: Logger) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // SIGHUP (the terminal or the client went away) ends mcpx as cleanly as SIGTERM does: it
+        // is ignored from here until its handler below is in place.
+        signal(SIGHUP, SIG_IGN)
+        let limits = ProcessResources.raiseFileLimit()
         let loop = CurlLoop()
         let writer = StdoutWriter()
         loop.observePasses(writer)  // answers read in one pass of the curl loop leave in one write
@@ -22,10 +26,11 @@ public enum StdioCommand {
         let deadlines = Task { await server.runDeadlines() }
         defer { deadlines.cancel() }
         log.info("\(MCPXVersion.full) serving stdio with \(servers.count) server\(servers.count == 1 ? "" : "s")")
+        log.debug("file descriptors: soft limit \(limits.soft), hard limit \(limits.hard)")
         log.debug(loop.ownsLoopbackHTTP ? "HTTP: own HTTP/1.1 client for plain-HTTP loopback backends, libcurl for the rest"
             : "HTTP: libcurl for every request")
 
-        // Wait for stdin EOF or SIGTERM/SIGINT, whichever comes first.
+        // Wait for stdin EOF or SIGTERM/SIGINT/SIGHUP, whichever comes first.
         let reason: String = await withCheckedContinuation { c in
             let once = Mutex(false)
             let finish: @Sendable (String) -> Void = { r in
@@ -35,10 +40,10 @@ public enum StdioCommand {
                 }
                 if first { c.resume(returning: r) }
             }
-            for sig in [SIGTERM, SIGINT] {
+            for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
                 signal(sig, SIG_IGN)
                 let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                src.setEventHandler { finish(sig == SIGTERM ? "SIGTERM" : "SIGINT") }
+                src.setEventHandler { finish(name) }
                 src.resume()
                 SignalSources.keep(src)
             }

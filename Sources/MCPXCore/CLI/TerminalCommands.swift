@@ -10,7 +10,8 @@ import Darwin
 ///
 /// Each command starts a `MultiServerProxy` without a stdio client, connects the backends it
 /// needs, does its work and shuts everything down. Exit codes: 0 success; 1 the work failed
-/// (a tool error, a JSON-RPC error, an unhealthy server, a server that could not be reached);
+/// (a tool error, a JSON-RPC error, an unhealthy server, a server that could not be reached, also
+/// for `list`);
 /// 2 a usage or configuration error.
 public enum TerminalCommands {
     public static func run(_ options: Options, servers: [ServerConfig], stateFile: StateFile?, log: Logger) async -> Int32 {
@@ -88,9 +89,11 @@ public enum TerminalCommands {
     static func list(_ proxy: MultiServerProxy, _ out: TerminalOutput) async -> Int32 {
         await proxy.waitForFirstAttempts()
         let configs = await proxy.serverConfigs
+        // Like `check`: 1 when an enabled server could not be reached, so scripts can tell.
+        let code: Int32 = configs.contains { $0.enabled && $0.status != .ready } ? 1 : 0
         if out.json {
             out.print(JSONValue.object(["servers": .array(configs.map(serverJSON))]).jsonString)
-            return 0
+            return code
         }
         if configs.isEmpty {
             out.print("No servers configured.")
@@ -101,7 +104,7 @@ public enum TerminalCommands {
              .init(c.status == .ready ? "" : c.lastError ?? "")]
         }
         out.table(["NAME", "STATUS", "TOOLS", "URL", "LAST ERROR"], rows)
-        return 0
+        return code
     }
 
     static func serverJSON(_ c: ServerConfig) -> JSONValue {
@@ -305,12 +308,12 @@ struct TerminalOutput {
 
     func print(_ s: String) { write(s + "\n") }
 
-    /// A closed pipe (nobody is reading) drops the rest.
-    func write(_ s: String) { FileOutput.writeAll(1, s) }
+    /// A closed pipe (nobody is reading) drops the rest. No configured secret is ever printed.
+    func write(_ s: String) { FileOutput.writeAll(1, Redact.known(s)) }
 
-    func warn(_ s: String) { FileOutput.writeAll(2, "mcpx: \(s)\n") }
+    func warn(_ s: String) { FileOutput.writeAll(2, "mcpx: \(Redact.known(s))\n") }
 
-    func error(_ s: String) { FileOutput.writeAll(2, "mcpx: error: \(s)\n") }
+    func error(_ s: String) { FileOutput.writeAll(2, "mcpx: error: \(Redact.known(s))\n") }
 }
 
 /// Indented JSON for people (`mcpx call` prints structured content with it).

@@ -11,7 +11,9 @@ import Glibc
 /// everything above the transfer is the same as with curl. A connection stays registered in epoll
 /// for its whole life: no `epoll_ctl` per request.
 extension CurlLoop {
-    static let loopbackIdleLimit = 1024
+    /// Idle connections kept per backend: enough for a burst of concurrent calls to be answered
+    /// on kept-alive connections, not so many that one backend holds the descriptors of all.
+    static let loopbackIdlePerEndpoint = 48
     /// Idle connections older than this are closed (curl's default for its own, `MAXAGE_CONN`).
     static let loopbackMaxIdleNanos: UInt64 = 118_000_000_000
     /// How much of a response mcpx reads after its exchange is done with it (and for how long) to
@@ -298,7 +300,8 @@ extension CurlLoop {
         setDeadline(c, 0)
         // An answer that came before the whole request was sent leaves the connection unusable.
         if c.reader.reusable && !extraBytes && (c.state == .receiving || c.state == .draining)
-            && loopbackIdleCount < Self.loopbackIdleLimit
+            && loopbackIdleCount < idleConnectionLimit
+            && (loopbackIdle[ObjectIdentifier(c.endpoint)]?.count ?? 0) < Self.loopbackIdlePerEndpoint
         {
             c.state = .idle
             c.idleSince = monotonicNanos()

@@ -38,7 +38,8 @@ public final class CurlLoop: @unchecked Sendable {
     /// Told when the loop starts handling what is ready and when it is about to wait again (stdout
     /// uses it to write the answers of one pass in one `write`).
     let passObserver = Mutex<(any CurlLoopPassObserver)?>(nil)
-    var loopThreadID: pthread_t?
+    /// The loop thread's id (`LoopThread.currentID`), set once it runs; read from every thread.
+    let loopThreadID = Atomic<UInt>(0)
     #if os(Linux)
     /// The loop's epoll instance and the eventfd other threads write to wake it.
     let epollFD: Int32 = epoll_create1(Int32(EPOLL_CLOEXEC))
@@ -62,6 +63,10 @@ public final class CurlLoop: @unchecked Sendable {
     let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
     #endif
 
+    /// Idle connections kept in all (curl's cache and the own client's pool each): a quarter of
+    /// the descriptors the process may open, at most 1024, so idle sockets never starve new ones.
+    let idleConnectionLimit = max(16, min(1024, ProcessResources.fileLimit.soft / 4))
+
     static let streamBufferSize = 4096
     static let keptPostHandles = 64
     static let keptOtherHandles = 8
@@ -71,8 +76,8 @@ public final class CurlLoop: @unchecked Sendable {
     public init() {
         _ = Self.globalInit
         multi = curl_multi_init()
-        // Keep plenty of idle connections: one per in-flight request to each backend.
-        mcpx_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 1024)
+        // Keep idle connections for calls in flight to each backend, within the descriptor budget.
+        mcpx_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, idleConnectionLimit)
         // 8 MiB of stack: parsing nests; JSONParser.maxDepth keeps it bounded.
         LoopThread.start(name: "mcpx-curl", stackSize: 8 << 20) { [unowned self] in self.run() }
     }
@@ -88,7 +93,7 @@ public final class CurlLoop: @unchecked Sendable {
 
     /// Starts a transfer. Its callbacks run on the loop thread.
     public func start(_ t: HTTPTransfer) {
-        if let me = loopThreadID, pthread_equal(me, pthread_self()) != 0 {
+        if loopThreadID.load(ordering: .acquiring) == LoopThread.currentID {
             // Already on the loop thread (a call read from stdin here): no queue, no wake-up.
             add(t)
             return
@@ -181,7 +186,7 @@ public final class CurlLoop: @unchecked Sendable {
     }
 
     private func run() {
-        loopThreadID = pthread_self()
+        loopThreadID.store(LoopThread.currentID, ordering: .releasing)
         #if os(Linux)
         runEpoll()
         #else

@@ -3,23 +3,36 @@ import Synchronization
 
 /// Handles what backends send on their own: notifications and requests to the client.
 ///
-/// Runs on the curl thread. Progress goes straight to the client; list changes are handed to the
-/// proxy actor, which re-fetches the backend's list.
+/// Runs on the curl thread. Nothing a backend sends here can cost mcpx more than a bounded amount:
+/// list changes are coalesced per list (`RefreshGate`), requests to the client are bounded per
+/// backend (`RequestBridge`), and progress reaches the client only for that backend's own calls
+/// (`ProgressTokens`). What is forwarded is re-serialized from what mcpx parsed, so it means to the
+/// client what it meant to mcpx.
 final class BackendEvents: Sendable {
     let client: ClientChannel?
     let log: Logger
+    let router: Router
+    let tokens: ProgressTokens
+    let gate = RefreshGate()
     private let proxy = Mutex<WeakProxy>(WeakProxy())
 
     struct WeakProxy { weak var value: MultiServerProxy? }
 
-    init(client: ClientChannel?, log: Logger) {
+    init(client: ClientChannel?, log: Logger, router: Router, tokens: ProgressTokens) {
         self.client = client
         self.log = log
+        self.router = router
+        self.tokens = tokens
     }
 
     func attach(_ p: MultiServerProxy) { proxy.withLock { $0.value = p } }
 
     var owner: MultiServerProxy? { proxy.withLock { $0.value } }
+
+    /// Counts something on the server's connection (when it still has one).
+    func count(_ server: String, _ counter: WritableKeyPath<BackendStats, Int>) {
+        router.snapshot.backends[server]?.connection.stats.withLock { $0[keyPath: counter] += 1 }
+    }
 
     func handle(server: String, _ msg: IncomingMessage) {
         switch msg.kind {
@@ -27,6 +40,10 @@ final class BackendEvents: Sendable {
             notification(server: server, method: method, msg)
         case .request(let id, let method):
             log.debug("\(server): request \(method) from backend")
+            guard let bridge = owner?.bridge, bridge.admit(server: server) else {
+                count(server, \.refusedRequests)
+                return
+            }
             Task { await self.owner?.answerBackendRequest(server: server, id: id, method: method, msg) }
         case .response, .errorResponse:
             break
@@ -36,10 +53,20 @@ final class BackendEvents: Sendable {
     func notification(server: String, method: String, _ msg: IncomingMessage) {
         switch method {
         case "notifications/progress":
-            // The token is the client's own: mcpx passes `_meta` through untouched.
-            client?.send(msg.raw.bytes)
+            guard let params = msg.params?.objectValue, let token = params["progressToken"] else {
+                count(server, \.malformedMessages)
+                return
+            }
+            guard tokens.owns(token, server: server) else {
+                count(server, \.foreignProgress)
+                return
+            }
+            client?.send(Message.notification(method: method, params: .object(params)))
         case "notifications/message":
-            guard var params = msg.params?.objectValue else { return }
+            guard var params = msg.params?.objectValue else {
+                count(server, \.malformedMessages)
+                return
+            }
             if case .string(let l)? = params["logger"] {
                 params["logger"] = .string("\(server)/\(l)")
             } else {
@@ -47,9 +74,22 @@ final class BackendEvents: Sendable {
             }
             client?.send(Message.notification(method: method, params: .object(params)))
         case "notifications/tools/list_changed":
-            Task { await self.owner?.refreshTools(server) }
+            refresh(server, .tools) { await $0.refreshTools(server) }
+        case "notifications/prompts/list_changed":
+            refresh(server, .prompts) { await $0.backendListChanged(server: server, .prompts) }
+        case "notifications/resources/list_changed":
+            refresh(server, .resources) { await $0.backendListChanged(server: server, .resources) }
         default:
             Task { await self.owner?.backendNotification(server: server, method: method, msg) }
         }
+    }
+
+    /// One refresh in flight and one queued per list of a backend; further changes are counted.
+    func refresh(_ server: String, _ list: RefreshGate.List, _ body: @escaping @Sendable (MultiServerProxy) async -> Void) {
+        let scheduled = gate.schedule(RefreshGate.Key(server: server, list: list)) { [weak self] in
+            guard let p = self?.owner else { return }
+            await body(p)
+        }
+        if !scheduled { count(server, \.coalescedRefreshes) }
     }
 }

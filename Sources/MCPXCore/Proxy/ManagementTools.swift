@@ -53,7 +53,8 @@ public enum ManagementTools {
 
     /// A tool result with text and structured content.
     static func result(_ text: String, _ structured: JSONValue, isError: Bool = false) -> JSONValue {
-        var o: JSONObject = ["content": [["type": "text", "text": .string(text)]], "structuredContent": structured]
+        // Texts may quote what backends said (last errors): no configured secret leaves in them.
+        var o: JSONObject = ["content": [["type": "text", "text": .string(Redact.known(text))]], "structuredContent": Redact.value(structured)]
         if isError { o["isError"] = true }
         return .object(o)
     }

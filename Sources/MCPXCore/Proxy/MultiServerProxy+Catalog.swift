@@ -51,9 +51,11 @@ extension MultiServerProxy {
     func refreshList(_ name: String, _ conn: BackendConnection, kind: ListKind, notify: Bool = true) async -> Bool {
         let items: [JSONValue]
         do {
-            items = try await conn.listAll(kind.method, key: kind.key, timeoutMillis: listTimeoutMillis)
+            items = try await conn.listAll(
+                kind.method, key: kind.key, timeoutMillis: listTimeoutMillis, maxItems: kind == .resources ? 100_000 : 20_000)
         } catch {
-            log.warning("\(name): \(kind.method) failed: \(error.message)")
+            // Requests cut short by shutdown are not failures worth a warning.
+            if !shuttingDown { log.warning("\(name): \(kind.method) failed: \(error.message)") }
             return false
         }
         guard entries[name]?.connection === conn else { return false }
@@ -86,12 +88,11 @@ extension MultiServerProxy {
     func backendNotification(server: String, method: String, _ msg: IncomingMessage) async {
         guard let conn = entries[server]?.connection, entries[server]?.config.status == .ready else { return }
         switch method {
-        case "notifications/prompts/list_changed":
-            await refreshList(server, conn, kind: .prompts)
-        case "notifications/resources/list_changed":
-            await refreshResources(server, conn)
         case "notifications/resources/updated":
-            guard var params = msg.params?.objectValue, case .string(let uri)? = params["uri"] else { return }
+            guard var params = msg.params?.objectValue, case .string(let uri)? = params["uri"] else {
+                conn.stats.withLock { $0.malformedMessages += 1 }
+                return
+            }
             params["uri"] = .string(ResourceURI.expose(server: server, uri))
             client?.send(Message.notification(method: method, params: .object(params)))
         case "notifications/cancelled":
@@ -100,6 +101,16 @@ extension MultiServerProxy {
             bridge.cancelFromBackend(server: server, backendID: bid, reason: msg.params?["reason"]?.stringValue)
         default:
             log.debug("\(server): ignoring notification \(method)")
+        }
+    }
+
+    /// A backend said its prompts or resources changed (coalesced by `BackendEvents`).
+    func backendListChanged(server: String, _ list: RefreshGate.List) async {
+        guard let conn = entries[server]?.connection, entries[server]?.config.status == .ready else { return }
+        if list == .prompts {
+            await refreshList(server, conn, kind: .prompts)
+        } else {
+            await refreshResources(server, conn)
         }
     }
 

@@ -47,13 +47,14 @@ extension MultiServerProxy {
 
     /// Checks a URL that the model (not the user) asks mcpx to connect to.
     func validateURL(_ url: String) -> String? {
+        if let problem = URLPattern.unsafeReason(url) { return problem }
         if let problem = CurlURL.backendProblem(
             url, notValid: { "\"\(Redact.url(String(url.prefix(200))))\" is not a valid URL" },
             scheme: { "only http:// and https:// URLs are allowed, not \($0)://" })
         {
             return problem
         }
-        if !settings.allowURLs.isEmpty && !settings.allowURLs.contains(where: { ToolFilter.matches(url, pattern: $0) }) {
+        if !settings.allowURLs.isEmpty && !settings.allowURLs.contains(where: { URLPattern($0)?.matches(url) ?? false }) {
             return "\(Redact.url(url)) is not allowed by --allow-url"
         }
         return nil
@@ -171,6 +172,9 @@ extension MultiServerProxy {
             o["stats"] = s.json
             o["calls"] = .int(Int64(s.calls))
             o["errors"] = .int(Int64(s.errors))
+            o["inFlight"] = .int(Int64(e.connection.inFlight.load(ordering: .relaxed)))
+            // Requests awaiting their answer on the HTTP+SSE stream (a leak would show here).
+            if let n = e.connection.legacyPendingCount { o["streamPending"] = .int(Int64(n)) }
         }
         return .object(o)
     }
@@ -274,6 +278,11 @@ extension MultiServerProxy {
             ],
             "servers": .array(servers),
         ]
+        let fds = ProcessResources.fileLimit
+        o["process"] = [
+            "openFds": .int(Int64(ProcessResources.openFileCount())), "fdLimit": .int(Int64(fds.soft)),
+            "fdLimitHard": .int(Int64(fds.hard)), "residentBytes": .int(Int64(ProcessResources.residentBytes())),
+        ]
         var warnings: [JSONValue] = []
         if let max = settings.maxTools, listed > max {
             warnings.append(.string("The client sees \(listed) tools, more than --max-tools \(max): many clients handle that many poorly; disable servers or filter tools."))
@@ -296,9 +305,12 @@ extension MultiServerProxy {
         let enabled = order.compactMap { entries[$0] }.filter { $0.config.enabled }
         let healthy = enabled.filter { $0.config.status == .ready }
         let unhealthy = enabled.filter { $0.config.status != .ready }
+        // Every server by name, so a model reading the text knows what exists and what works.
         var text = "\(healthy.count)/\(enabled.count) servers healthy"
-        for e in unhealthy {
-            text += "\n\(e.config.name): \(e.config.status.rawValue)\(e.config.lastError.map { ": \($0)" } ?? "")"
+        for name in order {
+            guard let c = entries[name]?.config else { continue }
+            text += "\n\(c.name): \(c.enabled ? c.status.rawValue : "disabled")"
+            if c.enabled && c.status != .ready, let err = c.lastError { text += ": \(err)" }
         }
         return ManagementTools.result(
             text,

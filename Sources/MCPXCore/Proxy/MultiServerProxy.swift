@@ -64,6 +64,11 @@ public actor MultiServerProxy {
         var hasEventStream = false
         /// The backend answered this connection's GET with a refusal (405): lists are polled.
         var eventStreamRefused = false
+        /// Its last attempt was refused within the start-up window: retry soon (it may be starting).
+        var retrySoon = false
+        /// An attempt is running on its connection (at most one at a time: two handshakes on one
+        /// connection would each tear down the other's session).
+        var attemptRunning = false
     }
 
     public let settings: Settings
@@ -88,6 +93,8 @@ public actor MultiServerProxy {
     var removedCalls = 0
     /// Requests from backends to the client, and their answers.
     nonisolated let bridge: RequestBridge
+    /// Progress tokens of calls in flight, by backend (only a call's own backend may report on it).
+    public nonisolated let progressTokens: ProgressTokens
     /// The level the client asked for with `logging/setLevel`, for backends that connect later.
     var logLevel: String?
     /// Saves the server set after every `manage` change (the `--state` file).
@@ -102,7 +109,9 @@ public actor MultiServerProxy {
         self.client = client
         self.router = Router()
         self.bridge = RequestBridge(client: client, log: log)
-        let events = BackendEvents(client: client, log: log)
+        let tokens = ProgressTokens()
+        self.progressTokens = tokens
+        let events = BackendEvents(client: client, log: log, router: router, tokens: tokens)
         self.events = events
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -157,6 +166,14 @@ public actor MultiServerProxy {
 
     func startupDeadline() {
         startupDeadlinePassed = true
+        // Backends still being retried have had their chance: start-up no longer waits for them.
+        for name in order where entries[name]?.retrySoon == true {
+            entries[name]!.retrySoon = false
+            entries[name]!.firstAttemptDone = true
+            if let err = entries[name]!.config.lastError { log.warning("\(name): connection failed: \(err)") }
+            catalogFetched(name)
+        }
+        publish()
         checkStartupDone()
     }
 
@@ -231,10 +248,15 @@ public actor MultiServerProxy {
                 failures += 1
             }
             if Task.isCancelled { return }
-            let delay = Self.backoff(attempt: failures, base: settings.backoffBase, cap: settings.backoffCap)
+            var delay = Self.backoff(attempt: failures, base: settings.backoffBase, cap: settings.backoffCap)
+            // A backend that refused while mcpx starts may be starting too: try again every 100 ms
+            // or so until the start-up window closes, so the first tools/list can include it.
+            if entries[name]?.retrySoon == true { delay = min(delay, Self.startupRetryDelay) }
             try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
         }
     }
+
+    static let startupRetryDelay = 0.1
 
     /// Capped exponential backoff with ±20 % jitter.
     nonisolated static func backoff(attempt: Int, base: Double, cap: Double) -> Double {
@@ -245,6 +267,13 @@ public actor MultiServerProxy {
     /// One connection attempt: handshake, then every page of tools. Returns whether it worked.
     func attemptConnect(_ name: String) async -> Bool {
         guard let e = entries[name] else { return false }
+        if e.attemptRunning {
+            // A supervisor that was replaced (cancelled) may still be awaiting its attempt: take
+            // that attempt's outcome rather than starting a second one on the same connection.
+            await withCheckedContinuation { c in entries[name]?.attemptWaiters.append(c) ?? c.resume() }
+            return entries[name]?.config.status == .ready
+        }
+        entries[name]?.attemptRunning = true
         entries[name]?.attemptInProgress = true
         entries[name]?.config.connectAttempts += 1
         if e.config.status != .ready { entries[name]?.config.status = e.firstAttemptDone ? e.config.status : .connecting }
@@ -296,7 +325,16 @@ public actor MultiServerProxy {
             }
             entries[name]!.config.status = .failed
             entries[name]!.config.lastError = err.message
-            log.warning("\(name): connection failed: \(err.message)")
+            // Refused within the start-up window: start-up waits for it (until the window closes)
+            // while the supervisor retries promptly.
+            let retrySoon = err.kind == .unavailable && !startupDeadlinePassed && !shuttingDown
+            entries[name]!.retrySoon = retrySoon
+            if retrySoon {
+                log.debug("\(name): connection failed: \(err.message); retrying while mcpx starts")
+                finishAttempt(name, countsForStartup: false)
+                return false
+            }
+            if !shuttingDown { log.warning("\(name): connection failed: \(err.message)") }
             publish()
         }
         finishAttempt(name)
@@ -310,10 +348,16 @@ public actor MultiServerProxy {
         checkCatalogsDone()
     }
 
-    func finishAttempt(_ name: String) {
+    /// An attempt ended. `countsForStartup` false: start-up (and the catalogs) still wait for this
+    /// backend's first real outcome, though callers waiting for this attempt are resumed.
+    func finishAttempt(_ name: String, countsForStartup: Bool = true) {
         guard entries[name] != nil else { return }
         entries[name]!.attemptInProgress = false
-        entries[name]!.firstAttemptDone = true
+        entries[name]!.attemptRunning = false
+        if countsForStartup {
+            entries[name]!.firstAttemptDone = true
+            entries[name]!.retrySoon = false
+        }
         let w = entries[name]!.attemptWaiters
         entries[name]!.attemptWaiters = []
         for c in w { c.resume() }
@@ -400,13 +444,20 @@ public actor MultiServerProxy {
             guard entries[name]?.connection === conn else { return }
             setTools(name, tools)
         } catch {
-            log.warning("\(name): could not refresh tools: \(error.message)")
+            if !shuttingDown { log.warning("\(name): could not refresh tools: \(error.message)") }
         }
     }
 
     // MARK: Tools and the router
 
     func setTools(_ name: String, _ raw: [JSONValue]) {
+        buildTools(name, raw, taken: [:])
+        publish()
+    }
+
+    /// Builds a backend's part of the router and of tools/list. `taken` maps exposed names that
+    /// earlier servers hold to those servers: a tool whose name is taken gets a salted one.
+    func buildTools(_ name: String, _ raw: [JSONValue], taken: [String: String]) {
         guard let e = entries[name] else { return }
         var names: [String] = []
         var seen = Set<String>()
@@ -422,13 +473,17 @@ public actor MultiServerProxy {
             else { continue }
             seen.insert(original)
             var exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName)
-            // A collision (two hashed names alike) is resolved with a salt. Names of different
-            // servers cannot collide: each starts with its own server's name.
+            // A collision (two shortened names alike, in this server or with an earlier one) is
+            // resolved with a salt, deterministically: the same set of servers gives the same names.
             var salt = 0
-            while routes[exposed] != nil && salt < 100 {
+            while (routes[exposed] != nil || taken[exposed] != nil) && salt < 1000 {
+                if salt == 0, let other = taken[exposed] {
+                    log.warning("\(name): tool \(original.prefix(80)) would be exposed as \(exposed), which \(other) has; it gets another name")
+                }
                 salt += 1
                 exposed = ToolNaming.exposedName(server: name, tool: original, max: settings.maxToolName, salt: salt)
             }
+            if routes[exposed] != nil || taken[exposed] != nil { continue }
             obj["name"] = .string(exposed)
             let def = JSONValue.object(obj)
             routes[exposed] = Router.Route(server: name, tool: original)
@@ -440,7 +495,30 @@ public actor MultiServerProxy {
         entries[name]!.toolRoutes = routes
         entries[name]!.toolBytes = bytes
         entries[name]!.config.toolCount = names.count
-        publish()
+    }
+
+    /// Makes exposed names unique across the whole set, in server order: a server whose names
+    /// clash with an earlier server's is rebuilt from its own definitions with those names taken.
+    /// Never merges two servers' routes. Costs one dictionary insert per tool when nothing clashes.
+    func resolveNameClashes() {
+        var taken: [String: String] = [:]
+        for name in order {
+            guard let e = entries[name] else { continue }
+            if e.toolRoutes.keys.contains(where: { taken[$0] != nil }) {
+                // The definitions as the backend gave them: exposed names back to the originals.
+                if case .array(let defs)? = try? JSONParser.parse([UInt8(ascii: "[")] + e.toolBytes + [UInt8(ascii: "]")]) {
+                    let raw: [JSONValue] = defs.map { d in
+                        guard case .object(var o) = d, case .string(let exposed)? = o["name"], let r = e.toolRoutes[exposed] else { return d }
+                        o["name"] = .string(r.tool)
+                        return .object(o)
+                    }
+                    buildTools(name, raw, taken: taken)
+                }
+            }
+            if let routes = entries[name]?.toolRoutes {
+                for k in routes.keys { taken[k] = name }
+            }
+        }
     }
 
     /// Asks for the router to be rebuilt. Bursts (hundreds of backends connecting at once) are
@@ -461,6 +539,7 @@ public actor MultiServerProxy {
     /// tells the client if the list changed.
     func publishNow() {
         needsPublish = false
+        resolveNameClashes()
         var routes: [String: Router.Route] = [:]
         var backends: [String: Router.Backend] = [:]
         var own: [UInt8] = []
@@ -516,7 +595,10 @@ public actor MultiServerProxy {
 
     /// A request a backend sent to the client (sampling, elicitation, roots, ping).
     func answerBackendRequest(server: String, id: RPCID, method: String, _ msg: IncomingMessage) async {
-        guard let conn = entries[server]?.connection else { return }
+        guard let conn = entries[server]?.connection else {
+            bridge.release(server: server)
+            return
+        }
         bridge.forward(server: server, connection: conn, backendID: id, method: method, msg)
     }
 

@@ -14,7 +14,16 @@ final class RequestBridge: Sendable {
 
     let client: ClientChannel?
     let log: Logger
-    private let state = Mutex<(next: Int, waiting: [String: Waiting])>((1, [:]))
+    struct State {
+        var next = 1
+        var waiting: [String: Waiting] = [:]
+        /// Requests of each backend being handled: forwarded to the client, or being answered.
+        var outstanding: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+    /// Requests one backend may have outstanding; past it, more are refused (not answered).
+    static let maxOutstandingPerServer = 16
 
     init(client: ClientChannel?, log: Logger) {
         self.client = client
@@ -31,15 +40,40 @@ final class RequestBridge: Sendable {
         }
     }
 
+    /// Takes a slot for one request from `server`; false when it has too many outstanding (the
+    /// request is then dropped, so a flood costs neither sockets nor memory). Each admitted request
+    /// gives its slot back with `release` once answered or forgotten.
+    func admit(server: String) -> Bool {
+        state.withLock { s in
+            let n = s.outstanding[server, default: 0]
+            guard n < Self.maxOutstandingPerServer else { return false }
+            s.outstanding[server] = n + 1
+            return true
+        }
+    }
+
+    func release(server: String) {
+        state.withLock { s in
+            let n = s.outstanding[server, default: 0]
+            s.outstanding[server] = n > 1 ? n - 1 : nil
+        }
+    }
+
+    /// Answers a request of `server` itself (ping, refusals), then gives its slot back.
+    private func answer(server: String, connection: BackendConnection, _ body: [UInt8]) {
+        connection.post(body, expecting: nil, timeoutMillis: 5_000) { [self] _ in release(server: server) }
+    }
+
+    /// Handles a request `admit`ted for `server`.
     func forward(server: String, connection: BackendConnection, backendID: RPCID, method: String, _ msg: IncomingMessage) {
         if method == "ping" {
-            connection.post(Message.response(id: backendID, result: .object([:])), expecting: nil, timeoutMillis: 5_000) { _ in }
+            answer(server: server, connection: connection, Message.response(id: backendID, result: .object([:])))
             return
         }
         guard let client, let cap = Self.capability(for: method), client.capabilities[cap] != nil else {
             log.info("\(server): \(method) not forwarded: the client did not declare that capability")
             let e = RPCError(.methodNotFound, "Method not supported by the client: \(method)")
-            connection.post(Message.error(id: backendID, e), expecting: nil, timeoutMillis: 5_000) { _ in }
+            answer(server: server, connection: connection, Message.error(id: backendID, e))
             return
         }
         let id = state.withLock { s -> String in
@@ -72,9 +106,11 @@ final class RequestBridge: Sendable {
         } else if let e = msg.raw.raw("error") {
             body = Message.error(id: w.backendID, rawError: e)
         } else {
+            release(server: w.server)
             return true
         }
-        w.connection.post(body, expecting: nil, timeoutMillis: 10_000) { [log] r in
+        w.connection.post(body, expecting: nil, timeoutMillis: 10_000) { [self] r in
+            release(server: w.server)
             if case .failure(let e) = r { log.warning("\(w.server): could not deliver the client's answer: \(e.message)") }
         }
         return true
@@ -88,6 +124,7 @@ final class RequestBridge: Sendable {
             return k
         }
         guard let id else { return }
+        release(server: server)
         var params: JSONObject = ["requestId": .string(id)]
         if let reason { params["reason"] = .string(reason) }
         client?.send(Message.notification(method: "notifications/cancelled", params: .object(params)))

@@ -2,9 +2,11 @@
 ///
 /// Exposed names match `^[A-Za-z0-9_-]{1,max}$` (Anthropic's and OpenAI's rule). When the plain
 /// `<server>__<tool>` would break that (a character outside the set, or too long), the name is
-/// sanitized (other characters become `_`), cut to `max - 9` characters and given `_` plus an
-/// 8-hex-digit FNV-1a hash of the server and the original name: stable across runs and restarts,
-/// and collision-free in practice; a collision that does happen is resolved by salting the hash.
+/// sanitized (other characters become `_`), cut to `max - 13` characters and given `_` plus 12 hex
+/// digits (48 bits) of the SHA-256 of the server and the original name: stable across runs and
+/// restarts, and not something a crafted server can cheaply match (a 32-bit FNV-1a hash could be).
+/// Whatever the hash, exposed names are unique across the whole set: `MultiServerProxy` resolves a
+/// clash deterministically (the earlier server keeps the name, the later one is salted) and logs it.
 public enum ToolNaming {
     public static let separator = "__"
 
@@ -35,25 +37,18 @@ public enum ToolNaming {
         return !u.isEmpty && u.count <= max && u.allSatisfy(isAllowed)
     }
 
+    /// Hex digits of the hash in a shortened name.
+    public static let hashDigits = 12
+
     /// The exposed name of `tool` on `server`; `salt` > 0 only to resolve a collision.
     public static func exposedName(server: String, tool: String, max: Int, salt: Int = 0) -> String {
         let plain = server + separator + tool
         if salt == 0 && isValidExposedName(plain, max: max) { return plain }
         var sanitized = String(decoding: plain.utf8.map { isAllowed($0) ? $0 : UInt8(ascii: "_") }, as: UTF8.self)
-        let keep = max - 9
+        let keep = Swift.max(0, max - hashDigits - 1)
         if sanitized.utf8.count > keep { sanitized = String(decoding: sanitized.utf8.prefix(keep), as: UTF8.self) }
-        var hash = fnv1a(server + "\u{0}" + tool)
-        if salt > 0 { hash = fnv1a("\(salt)\u{0}" + String(hash, radix: 16)) }
-        let hex = String(hash & 0xFFFF_FFFF, radix: 16)
-        return sanitized + "_" + String(repeating: "0", count: 8 - hex.count) + hex
-    }
-
-    static func fnv1a(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100_0000_01b3
-        }
-        return h
+        var input = Array(server.utf8) + [0] + Array(tool.utf8)
+        if salt > 0 { input = Array("\(salt)".utf8) + [0] + input }
+        return sanitized + "_" + String(SHA256.hex(input).prefix(hashDigits))
     }
 }

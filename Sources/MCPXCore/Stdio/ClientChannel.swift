@@ -4,7 +4,9 @@ import Synchronization
 /// What mcpx knows of the stdio client, and the way to send it messages.
 ///
 /// Notifications that change lists are held back until the client has sent
-/// `notifications/initialized`, as the lifecycle rules require.
+/// `notifications/initialized`, as the lifecycle rules require, and a list's `list_changed` is
+/// sent only once the client has fetched that list: before, there is nothing it could have
+/// changed for the client (and a client library crashed on one that came before its first list).
 public final class ClientChannel: Sendable {
     public let writer: StdoutWriter
 
@@ -13,6 +15,8 @@ public final class ClientChannel: Sendable {
         var protocolVersion: String?
         var capabilities: JSONValue = .object([:])
         var pendingListChanged: Set<String> = []
+        /// The `list_changed` methods of lists the client has fetched.
+        var listed: Set<String> = []
     }
 
     let state = Mutex(State())
@@ -40,9 +44,18 @@ public final class ClientChannel: Sendable {
         for m in pending.sorted() { writer.send(Message.notification(method: m, params: nil)) }
     }
 
-    /// Sends `notifications/<kind>/list_changed`, now or once the client is initialized.
+    /// The client fetched the list whose change notification is `method`.
+    func markListed(_ method: String) {
+        state.withLock { s in
+            if !s.listed.contains(method) { s.listed.insert(method) }
+        }
+    }
+
+    /// Sends `notifications/<kind>/list_changed`, now or once the client is initialized; nothing
+    /// when the client has not fetched that list yet.
     public func listChanged(_ method: String) {
         let now = state.withLock { s -> Bool in
+            guard s.listed.contains(method) else { return false }
             if !s.initialized { s.pendingListChanged.insert(method) }
             return s.initialized
         }

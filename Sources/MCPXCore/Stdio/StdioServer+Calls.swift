@@ -1,11 +1,20 @@
 import MCPXJSON
 import Synchronization
 
+/// A client request that waits before it can be forwarded (for start-up, or for its backend to
+/// reconnect). A cancel removes it, and then it is never sent.
+final class ParkedCall: Sendable {
+    let reply: @Sendable ([UInt8]) -> Void
+    init(reply: @escaping @Sendable ([UInt8]) -> Void) { self.reply = reply }
+}
+
 /// A client request forwarded to a backend and not yet answered.
 final class PendingCall: Sendable {
     let server: String
     /// Where the answer goes (stdout, or the batch the request came in).
     let reply: @Sendable ([UInt8]) -> Void
+    /// The client's `_meta.progressToken`, registered for `server` while the call is pending.
+    let progressToken: JSONValue?
     struct State {
         var connection: BackendConnection
         var backendID: Int64
@@ -24,9 +33,10 @@ final class PendingCall: Sendable {
     }
     let state: Mutex<State>
 
-    init(server: String, connection: BackendConnection, backendID: Int64, reply: @escaping @Sendable ([UInt8]) -> Void) {
+    init(server: String, connection: BackendConnection, backendID: Int64, progressToken: JSONValue?, reply: @escaping @Sendable ([UInt8]) -> Void) {
         self.server = server
         self.reply = reply
+        self.progressToken = progressToken
         state = Mutex(State(connection: connection, backendID: backendID))
     }
 }
@@ -63,8 +73,10 @@ extension StdioServer {
         guard let route = snap.tools[name], let backend = snap.backends[route.server] else {
             if !snap.startupDone && !waitedForStartup {
                 ensureStarted()
+                guard let parked = park(id, reply: reply) else { return }
                 Task { [proxy] in
                     await proxy.waitForStartup()
+                    guard self.unpark(id, parked) else { return }  // cancelled meanwhile
                     self.route(id: id, name: name, params: params, reply: reply, waitedForStartup: true)
                 }
                 return
@@ -77,8 +89,11 @@ extension StdioServer {
             return
         }
         // Not ready: a disabled backend says so; a failed one gets an immediate reconnect attempt.
+        guard let parked = park(id, reply: reply) else { return }
         Task { [proxy, router] in
-            if await proxy.ensureReady(route.server), let b = router.snapshot.backends[route.server], b.status == .ready {
+            let ready = await proxy.ensureReady(route.server)
+            guard self.unpark(id, parked) else { return }  // cancelled meanwhile: never sent
+            if ready, let b = router.snapshot.backends[route.server], b.status == .ready {
                 self.forward(id: id, route: route, backend: b, params: params, reply: reply)
                 return
             }
@@ -111,9 +126,39 @@ extension StdioServer {
         return out
     }
 
+    /// Parks a call that must wait before it is sent; nil (and answered) when its id is in use.
+    func park(_ id: RPCID, reply: @escaping Reply) -> ParkedCall? {
+        let parked = ParkedCall(reply: reply)
+        let inUse = pending.withLock { $0[id] != nil } || parkedCalls.withLock { p -> Bool in
+            if p[id] != nil { return true }
+            p[id] = parked
+            return false
+        }
+        if inUse {
+            reply(Message.error(id: id, RPCError(.invalidRequest, "Invalid Request: id \(id) is already in use by a request in progress")))
+            return nil
+        }
+        return parked
+    }
+
+    /// Takes a parked call back; false when the client cancelled it meanwhile.
+    func unpark(_ id: RPCID, _ parked: ParkedCall) -> Bool {
+        parkedCalls.withLock { p -> Bool in
+            guard p[id] === parked else { return false }
+            p[id] = nil
+            return true
+        }
+    }
+
+    /// The client's `_meta.progressToken` of a tools/call, if it sent one.
+    static func progressToken(_ params: RawObject) -> JSONValue? {
+        guard params.range("_meta") != nil, case .object(let meta)? = params.value("_meta") else { return nil }
+        return meta["progressToken"]
+    }
+
     func forward(id: RPCID, route: Router.Route, backend: Router.Backend, params: RawObject, reply: @escaping Reply) {
         let conn = backend.connection
-        let call = PendingCall(server: route.server, connection: conn, backendID: 0, reply: reply)
+        let call = PendingCall(server: route.server, connection: conn, backendID: 0, progressToken: Self.progressToken(params), reply: reply)
         let inserted = pending.withLock { p -> Bool in
             if p[id] != nil { return false }
             p[id] = call
@@ -128,9 +173,11 @@ extension StdioServer {
         if conn.inFlight.wrappingAdd(1, ordering: .relaxed).newValue > limit {
             conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
             _ = take(id, call)
+            retire(call)
             reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly.")))
             return
         }
+        if let token = call.progressToken { proxy.progressTokens.register(token, server: route.server) }
         let now = monotonicNanos()
         call.state.withLock {
             $0.idleNanos = UInt64(backend.timeoutMillis) * 1_000_000
@@ -180,6 +227,11 @@ extension StdioServer {
         call.state.withLock { if $0.completedBackendID != bid { $0.transfer = t } }
     }
 
+    /// A call left the pending table: its backend may no longer report progress on its token.
+    func retire(_ call: PendingCall) {
+        if let token = call.progressToken { proxy.progressTokens.release(token, server: call.server) }
+    }
+
     func isPending(_ id: RPCID, _ call: PendingCall) -> Bool {
         pending.withLock { $0[id] === call }
     }
@@ -203,6 +255,7 @@ extension StdioServer {
         }
         guard take(id, call) else { return }  // cancelled or timed out: the client gets no late answer
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
+        retire(call)
         switch result {
         case .success(let msg?):
             let micros = Int((monotonicNanos() - start) / 1000)
@@ -211,9 +264,20 @@ extension StdioServer {
                 $0.recordSuccess(micros: micros)
             }
             if case .errorResponse = msg.kind, let e = msg.raw.raw("error") {
-                reply(Message.error(id: id, rawError: e))
+                // The error text is the backend's, yet mcpx writes it: no configured secret in it.
+                if Redact.hasSecrets, let v = try? JSONParser.parse(e) {
+                    reply(Message.error(id: id, rawError: Redact.value(v).serialized()[...]))
+                } else {
+                    reply(Message.error(id: id, rawError: e))
+                }
             } else if let r = msg.raw.raw("result") {
-                reply(Message.response(id: id, rawResult: r))
+                // Resource links and embedded resources name the backend's URIs: expose them as
+                // `<server>+<uri>`, so they read back through mcpx, and only from this backend.
+                if ResourceURI.mayContainURI(r), let v = try? JSONParser.parse(r) {
+                    reply(Message.response(id: id, result: ResourceURI.exposeInResult(server: route.server, v)))
+                } else {
+                    reply(Message.response(id: id, rawResult: r))
+                }
             } else {
                 reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' sent a response without a result")))
             }
@@ -254,10 +318,18 @@ extension StdioServer {
         millis % 1000 == 0 ? "\(millis / 1000) s" : "\((Double(millis) / 1000).fixed(1)) s"
     }
 
-    /// `notifications/cancelled` from the client: stop the backend's work, send no answer.
+    /// `notifications/cancelled` from the client: stop the backend's work, send no answer. A call
+    /// still parked (waiting for start-up or a reconnect) is dropped and never sent.
     func cancel(clientID: RPCID, reason: String?) {
+        if let parked = parkedCalls.withLock({ $0.removeValue(forKey: clientID) }) {
+            parked.reply(Self.noAnswer)
+            log.debug("cancelled request \(clientID) before it was sent")
+            return
+        }
         guard let call = pending.withLock({ $0.removeValue(forKey: clientID) }) else { return }
         abandon(call, reason: reason)
+        retire(call)
+        call.reply(Self.noAnswer)
         log.debug("cancelled request \(clientID) (\(call.server))")
     }
 
@@ -269,6 +341,7 @@ extension StdioServer {
         }
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         if let transfer { conn.loop.cancel(transfer) }
+        conn.forget(.int(bid))
         var params: JSONObject = ["requestId": .int(bid)]
         if let reason { params["reason"] = .string(reason) }
         conn.notify("notifications/cancelled", .object(params))
@@ -284,6 +357,7 @@ extension StdioServer {
         for (id, call) in expired {
             let (conn, idle, hard) = call.state.withLock { ($0.connection, $0.idleNanos, $0.hardDeadline) }
             abandon(call, reason: "mcpx: timed out")
+            retire(call)
             conn.stats.withLock {
                 $0.calls += 1
                 $0.recordFailure(BackendError(.timeout, "call timed out"))
@@ -309,7 +383,7 @@ extension StdioServer {
     public func drain(graceSeconds: Double) async {
         let deadline = monotonicNanos() + UInt64(graceSeconds * 1e9)
         while monotonicNanos() < deadline {
-            if pending.withLock({ $0.isEmpty }) { return }
+            if pending.withLock({ $0.isEmpty }) && parkedCalls.withLock({ $0.isEmpty }) { return }
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
     }

@@ -14,6 +14,7 @@ extension StdioServer {
                 return
             }
             let kind = method == "prompts/list" ? "prompts" : method == "resources/list" ? "resources" : "templates"
+            client.markListed(method == "prompts/list" ? "notifications/prompts/list_changed" : "notifications/resources/list_changed")
             ensureStarted()
             Task { [proxy] in
                 await proxy.waitForCatalogs()

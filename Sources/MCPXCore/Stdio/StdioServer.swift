@@ -10,8 +10,10 @@ public final class StdioServer: Sendable {
     public static let supportedVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
     public static let latestVersion = "2025-11-25"
 
-    /// Where the answer to one request goes: stdout, or a batch being collected.
+    /// Where the answer to one request goes: stdout, or a batch being collected. `noAnswer` (no
+    /// bytes) says the request ends without one (the client cancelled it).
     typealias Reply = @Sendable ([UInt8]) -> Void
+    static let noAnswer: [UInt8] = []
 
     let client: ClientChannel
     let proxy: MultiServerProxy
@@ -21,6 +23,8 @@ public final class StdioServer: Sendable {
     let settings: MultiServerProxy.Settings
     let log: Logger
     let pending = Mutex<[RPCID: PendingCall]>([:])
+    /// Calls waiting to be sent (for start-up or a reconnect), so a cancel can stop them.
+    let parkedCalls = Mutex<[RPCID: ParkedCall]>([:])
     /// The largest line accepted, for the "too large" error.
     let maxLineBytes: Int
     /// Answers to single messages go straight to stdout (one closure for all of them).
@@ -33,7 +37,7 @@ public final class StdioServer: Sendable {
         self.settings = proxy.settings
         self.log = log
         self.maxLineBytes = maxLineBytes
-        self.toStdout = { [client] in client.send($0) }
+        self.toStdout = { [client] in if !$0.isEmpty { client.send($0) } }
     }
 
     // MARK: Reading
@@ -103,6 +107,7 @@ public final class StdioServer: Sendable {
                 return
             }
             ensureStarted()
+            client.markListed("notifications/tools/list_changed")
             let snap = router.snapshot
             if snap.startupDone {
                 reply(Self.toolsList(id: id, snap))
@@ -230,7 +235,8 @@ final class BatchCollector: Sendable {
     }
 
     func skip() { complete(nil) }
-    func add(_ answer: [UInt8]) { complete(answer) }
+    /// An answer for the batch; an empty one (`StdioServer.noAnswer`: the request was cancelled) counts as none.
+    func add(_ answer: [UInt8]) { complete(answer.isEmpty ? nil : answer) }
 
     private func complete(_ answer: [UInt8]?) {
         let done = state.withLock { s -> [[UInt8]]? in

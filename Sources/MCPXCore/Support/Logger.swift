@@ -1,3 +1,4 @@
+public import MCPXJSON
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +37,8 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
 /// mcpx's logger: stderr and an optional file, never stdout (stdout carries protocol messages only).
 ///
 /// Callers must not pass secrets (header values, tokens); URLs are logged through `Redact.url`.
+/// Every line is also cleaned of the secrets `Redact` knows (a backend may echo its token), and
+/// the log file is created readable by its owner only.
 public final class Logger: Sendable {
     public let level: LogLevel
     /// The log file's descriptor, opened for appending; the lock keeps lines whole.
@@ -46,7 +49,7 @@ public final class Logger: Sendable {
         self.level = level
         self.toStderr = toStderr
         if let filePath {
-            let fd = open(filePath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o666)
+            let fd = open(filePath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 let exists = access(filePath, F_OK) == 0
                 throw ConfigError("cannot \(exists ? "open" : "create") log file \(filePath)")
@@ -71,7 +74,7 @@ public final class Logger: Sendable {
 
     public func log(_ l: LogLevel, _ message: @autoclosure () -> String) {
         guard l >= level else { return }
-        let line = "\(Self.timestamp()) \(l.name.uppercased()) mcpx: \(message())\n"
+        let line = "\(Self.timestamp()) \(l.name.uppercased()) mcpx: \(Redact.known(message()))\n"
         if toStderr { FileOutput.writeAll(2, line) }
         file.withLock { fd in
             if let fd { FileOutput.writeAll(fd, line) }
@@ -97,8 +100,149 @@ public final class Logger: Sendable {
 }
 
 /// Keeps credentials out of logs, status and error texts.
+///
+/// Every backend's configured secrets (header values and their credential part, URL user info,
+/// query values, fragments) are registered here when its connection is made; `known` and `value`
+/// replace them wherever they appear in a text mcpx writes: log lines, its own tools' results,
+/// error texts (which may quote what a backend said), terminal output.
 public enum Redact {
-    /// The URL without user info or query string values (tokens sometimes travel there). Works on
+    /// Shorter values are not secrets worth the damage of replacing them everywhere.
+    static let minimumSecretLength = 4
+    /// Query values and fragments are often plain settings (`?kind=deep`): shorter ones are kept.
+    static let minimumURLSecretLength = 8
+    static let marker = "[REDACTED]"
+    private static let registry = Mutex<[String]>([])
+
+    /// Adds secrets to the ones every text is cleaned of.
+    public static func register(_ secrets: [String]) {
+        let fresh = secrets.filter { $0.utf8.count >= minimumSecretLength }
+        guard !fresh.isEmpty else { return }
+        registry.withLock { r in
+            for s in fresh where !r.contains(s) { r.append(s) }
+            // Longest first: "Bearer abc..." goes before "abc...", so no half of a secret remains.
+            r.sort { $0.utf8.count > $1.utf8.count }
+        }
+    }
+
+    static var known: [String] { registry.withLock { $0 } }
+
+    /// `text` without any registered secret.
+    public static func known(_ text: String) -> String {
+        let list = known
+        return list.isEmpty ? text : secrets(text, list)
+    }
+
+    /// Every string in `value` (keys too) without any registered secret.
+    public static func value(_ value: JSONValue) -> JSONValue {
+        let list = known
+        return list.isEmpty ? value : clean(value, list)
+    }
+
+    private static func clean(_ v: JSONValue, _ list: [String]) -> JSONValue {
+        switch v {
+        case .string(let s): return .string(secrets(s, list))
+        case .array(let a): return .array(a.map { clean($0, list) })
+        case .object(let o): return .object(JSONObject(o.members.map { (key: secrets($0.key, list), value: clean($0.value, list)) }))
+        default: return v
+        }
+    }
+
+    /// Whether any secret is registered (else nothing needs cleaning).
+    public static var hasSecrets: Bool { registry.withLock { !$0.isEmpty } }
+
+    /// The parts of a header value that are secret: the whole value and, for `Scheme credentials`
+    /// (`Bearer abc`, `Basic ...`, `token abc`), the credentials alone.
+    public static func headerSecrets(_ value: String) -> [String] {
+        var out = [value]
+        let trimmed = value.trimmingWhitespace()
+        if let space = trimmed.firstIndex(of: " ") {
+            let rest = String(trimmed[trimmed.index(after: space)...]).trimmingWhitespace()
+            if !rest.isEmpty { out.append(rest) }
+        }
+        return out
+    }
+
+    /// The secret parts of a URL: the password (and the user name when there is no password: then
+    /// it is the token, as in `https://TOKEN@host/`), the `user:password` pair and its Basic
+    /// authentication form, every query value (or item without `=`) and the fragment of at least
+    /// `minimumURLSecretLength` characters; each also percent-decoded. A user name beside a
+    /// password, or a short query value (`?kind=deep`), is not one: replacing it everywhere would
+    /// mangle ordinary words, server names among them.
+    public static func urlSecrets(_ s: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(s)
+        if let scheme = rest.firstRange(of: "://") {
+            rest = rest[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@") {
+                let info = rest[..<at]
+                let parts = info.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                if parts.count == 2 {
+                    out.append(String(parts[1]))
+                    out.append(String(info))
+                    let decoded = parts.map { percentDecoded(String($0)) ?? String($0) }.joined(separator: ":")
+                    out.append(base64(Array(decoded.utf8)))
+                } else {
+                    out.append(String(info))
+                }
+                rest = rest[rest.index(after: at)...]
+            }
+        }
+        var fragment: Substring = ""
+        if let hash = rest.firstIndex(of: "#") {
+            fragment = rest[rest.index(after: hash)...]
+            rest = rest[..<hash]
+        }
+        var values: [String] = fragment.isEmpty ? [] : [String(fragment)]
+        if let q = rest.firstIndex(of: "?") {
+            for item in rest[rest.index(after: q)...].split(separator: "&") {
+                if let eq = item.firstIndex(of: "=") {
+                    values.append(String(item[item.index(after: eq)...]))
+                } else {
+                    values.append(String(item))
+                }
+            }
+        }
+        out += values.filter { $0.utf8.count >= minimumURLSecretLength }
+        return out + out.compactMap { percentDecoded($0) }
+    }
+
+    /// Standard base64 with padding (what curl sends for a URL's user info as Basic authentication).
+    static func base64(_ bytes: [UInt8]) -> String {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            let n = min(3, bytes.count - i)
+            var v = UInt32(bytes[i]) << 16
+            if n > 1 { v |= UInt32(bytes[i + 1]) << 8 }
+            if n > 2 { v |= UInt32(bytes[i + 2]) }
+            for k in 0..<4 {
+                out.append(k <= n ? table[Int((v >> UInt32(18 - 6 * k)) & 63)] : UInt8(ascii: "="))
+            }
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `s` with `%XX` escapes decoded (nil when it has none, or they do not decode to UTF-8).
+    static func percentDecoded(_ s: String) -> String? {
+        guard s.contains("%") else { return nil }
+        var bytes: [UInt8] = []
+        var u = Array(s.utf8)[...]
+        while let b = u.popFirst() {
+            if b == UInt8(ascii: "%"), u.count >= 2, let v = UInt8(String(decoding: u.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(v)
+                u = u.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+
+    /// The URL without user info, query string values (tokens sometimes travel there) or fragment. Works on
     /// the text, so a URL that does not parse loses its secrets too.
     public static func url(_ s: String) -> String {
         var rest = Substring(s)
@@ -109,14 +253,19 @@ public enum Redact {
             let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
             if let at = rest[..<authorityEnd].lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         }
-        guard let q = rest.firstIndex(of: "?") else { return out + rest }
+        var fragment = ""
+        if let hash = rest.firstIndex(of: "#") {
+            if rest.index(after: hash) < rest.endIndex { fragment = "#REDACTED" }
+            rest = rest[..<hash]
+        }
+        guard let q = rest.firstIndex(of: "?") else { return out + rest + fragment }
         out += rest[...q]
         rest = rest[rest.index(after: q)...]
-        let fragment = rest.firstIndex(of: "#") ?? rest.endIndex
-        let items = rest[..<fragment].split(separator: "&", omittingEmptySubsequences: false).map { item in
-            item.firstIndex(of: "=").map { "\(item[...$0])REDACTED" } ?? String(item)
+        let items = rest.split(separator: "&", omittingEmptySubsequences: false).map { item in
+            if item.isEmpty { return "" }
+            return item.firstIndex(of: "=").map { "\(item[...$0])REDACTED" } ?? "REDACTED"
         }
-        return out + items.joined(separator: "&") + rest[fragment...]
+        return out + items.joined(separator: "&") + fragment
     }
 
     /// Replaces every occurrence of any secret in `text` with `[REDACTED]`.

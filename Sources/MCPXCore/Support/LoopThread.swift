@@ -41,6 +41,15 @@ enum LoopThread {
 }
 
 extension LoopThread {
+    /// The calling thread's id as a number (never 0), for comparing threads through an atomic.
+    static var currentID: UInt {
+        #if canImport(Glibc)
+        UInt(pthread_self())
+        #else
+        UInt(bitPattern: pthread_self())
+        #endif
+    }
+
     /// Names the calling thread (what `ps -L` and debuggers show).
     fileprivate static func setName(_ name: String) {
         #if os(Linux)

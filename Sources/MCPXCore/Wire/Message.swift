@@ -74,7 +74,7 @@ public enum Message {
 
     /// A tool result with one text block, the shape mcpx uses to report a failure to the model.
     public static func toolError(_ text: String) -> JSONValue {
-        ["content": [["type": "text", "text": .string(text)]], "isError": true]
+        ["content": [["type": "text", "text": .string(Redact.known(text))]], "isError": true]
     }
 
     @inline(__always)
