@@ -34,7 +34,7 @@ def hostile(spawn_backend: Callable[..., Any]) -> Callable[..., tuple[Any, Hosti
 def mcpx(
     mcpx_bin: Path, processes: Any, tmp_path: Path, body_failed: Callable[[], bool]
 ) -> Iterator[Callable[..., StrictPipe]]:
-    """Start mcpx on pipes: mcpx(backends, *extra_args, log_level="debug") -> StrictPipe.
+    """Start mcpx on pipes: mcpx(backends, *extra_args, log_level="debug", wrap=()) -> StrictPipe.
 
     At teardown mcpx must still be alive (it never crashes), must exit 0 by itself once stdin
     closes, and must have written nothing but valid JSON-RPC (strict UTF-8, standard JSON) to
@@ -43,9 +43,13 @@ def mcpx(
     started: list[StrictPipe] = []
 
     def start(
-        backends: Mapping[str, str] | Sequence[Any] = (), *extra: str, log_level: str | None = "debug"
+        backends: Mapping[str, str] | Sequence[Any] = (),
+        *extra: str,
+        log_level: str | None = "debug",
+        wrap: Sequence[str] = (),
     ) -> StrictPipe:
-        argv = mcpx_argv(mcpx_bin, backends, extra, log_level)
+        # `wrap`: a command that execs mcpx in the same process (e.g. prlimit --nofile=1024:1024).
+        argv = [*wrap, *mcpx_argv(mcpx_bin, backends, extra, log_level)]
         pipe = StrictPipe(argv, tmp_path / f"mcpx-{len(started)}.stderr", processes)
         started.append(pipe)
         return pipe

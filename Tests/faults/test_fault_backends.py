@@ -595,3 +595,23 @@ def test_calls_in_flight_are_answered_at_shutdown(mcpx, example, hostile, how):
         answers = pipe.responses_for(request_id)
         assert len(answers) == 1, f"{request_id}: {len(answers)} answers after {how} (expected exactly one)"
         assert_error_result(answers[0], "bad")
+
+
+@pytest.mark.timeout(45)
+def test_legacy_calls_cancelled_or_timed_out_leave_nothing_pending(mcpx, example, hostile):
+    """Over HTTP+SSE the answer comes on the stream, so mcpx keeps a table of requests awaiting one:
+    a call the client cancelled, or that timed out, must leave it at once (it stayed forever)."""
+    pipe, _, _ = start_pair(mcpx, example, hostile, {"old": "/legacy/same"}, wait=False)
+    pipe.wait_ready(["old__echo"])
+    cancelled = f"c-{pipe.next_id()}"
+    pipe.send({"jsonrpc": "2.0", "id": cancelled, "method": "tools/call", "params": {"name": "old__sleep", "arguments": {"ms": 12000}}})
+    timed_out = f"t-{pipe.next_id()}"
+    pipe.send({"jsonrpc": "2.0", "id": timed_out, "method": "tools/call", "params": {"name": "old__sleep", "arguments": {"ms": 12000}}})
+    time.sleep(0.3)
+    assert pipe.server_status("old")["streamPending"] == 2
+    pipe.notify("notifications/cancelled", {"requestId": cancelled, "reason": "test"})
+    assert is_tool_error(pipe.wait_response(timed_out, timeout=CALL_TIMEOUT + 5))
+    # The backend is still sleeping on both: only mcpx's own bookkeeping can empty the table.
+    assert pipe.server_status("old")["streamPending"] == 0
+    assert not pipe.has_response(cancelled)
+    assert text_of(pipe.call_ok("old__echo", {"text": "still"})) == "still"
