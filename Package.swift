@@ -36,7 +36,7 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
-        // C library settings the Glibc module lacks (mallopt), for the executable.
+        // C library calls the Glibc module lacks (mallopt, memmem, malloc_trim).
         .target(name: "CSupport"),
         // The closed JSON value, a byte-level parser and serializer; shared by mcpx and the example server.
         .target(
@@ -44,7 +44,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]
         ),
         // All of mcpx's logic: wire model, stdio front end, HTTP backends, the multiplexer.
-        .target(name: "MCPXCore", dependencies: ["CCurl", "MCPXJSON"], swiftSettings: swiftSettings),
+        .target(name: "MCPXCore", dependencies: ["CCurl", "CSupport", "MCPXJSON"], swiftSettings: swiftSettings),
         // Thin executable over MCPXCore.
         .executableTarget(
             name: "mcpx", dependencies: ["MCPXCore", "CSupport"], swiftSettings: swiftSettings, linkerSettings: staticLinking),

@@ -111,8 +111,9 @@ actor AsyncLatch {
 
 @Suite struct RedactTests {
     @Test func headerValuesAndTheirCredentials() {
-        #expect(Redact.headerSecrets("Bearer abc123") == ["Bearer abc123", "abc123"])
-        #expect(Redact.headerSecrets("plain-token") == ["plain-token"])
+        #expect(Redact.headerSecrets(name: "Authorization", "Bearer abc123") == ["Bearer abc123", "abc123"])
+        #expect(Redact.headerSecrets(name: "X-Api-Key", "plain-token") == ["plain-token"])
+        #expect(Redact.headerSecrets(name: "Accept-Language", "en-US") == [])
     }
 
     @Test func urlSecretsCoverUserInfoQueryAndFragment() {
@@ -132,8 +133,13 @@ actor AsyncLatch {
         #expect(Redact.known("echo: unit-test-secret-42!") == "echo: [REDACTED]!")
         #expect(Redact.known("Bearer unit-test-secret-42") == "[REDACTED]")
         #expect(Redact.known("abc stays (too short to be a secret)") == "abc stays (too short to be a secret)")
-        let v: JSONValue = ["a": ["text": "x unit-test-secret-42 y"], "unit-test-secret-42": 1]
-        #expect(Redact.value(v) == ["a": ["text": "x [REDACTED] y"], "[REDACTED]": 1])
+        let v: JSONValue = ["a": ["text": "x unit-test-secret-42 y"], "n": 1]
+        #expect(Redact.value(v) == ["a": ["text": "x [REDACTED] y"], "n": 1])
+        Redact.register(["unit-test-secret-42"])  // a second holder
+        Redact.unregister(["Bearer unit-test-secret-42", "unit-test-secret-42", "abc"])
+        #expect(Redact.known("unit-test-secret-42") == "[REDACTED]")  // still held once
+        Redact.unregister(["unit-test-secret-42"])
+        #expect(Redact.known("unit-test-secret-42") == "unit-test-secret-42")
     }
 }
 
@@ -173,5 +179,21 @@ actor AsyncLatch {
         #expect(t.owns("tokA", server: "a"))
         t.release("tokA", server: "a")
         #expect(!t.owns("tokA", server: "a"))
+    }
+}
+
+@Suite struct ToolResultURITests {
+    @Test func onlyContentIsRewrittenTheRestIsCopiedByteForByte() {
+        let result = Array(#"{"content":[{"type":"resource_link","uri":"file:///x","name":"x"},{"type":"resource","resource":{"uri":"a+file:///s","text":"t"}},{"type":"text","text":"uri"}],"structuredContent":{"big":123456789012345678901234567890,"uri":"keep"}}"#.utf8)
+        let out = ResourceURI.exposeInToolResult(server: "b", result[...])!
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(text.contains(#""uri":"b+file:///x""#))
+        #expect(text.contains(#""uri":"b+a+file:///s""#))
+        #expect(text.contains(#""structuredContent":{"big":123456789012345678901234567890,"uri":"keep"}"#))
+    }
+
+    @Test func resultsWithoutResourcesAreLeftAlone() {
+        let plain = Array(#"{"content":[{"type":"text","text":"see \"uri\""}],"structuredContent":{"uri":"x"}}"#.utf8)
+        #expect(ResourceURI.exposeInToolResult(server: "b", plain[...]) == nil)
     }
 }

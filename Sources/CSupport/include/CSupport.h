@@ -17,4 +17,12 @@ static inline int mcpx_set_mmap_threshold(int bytes) {
     return 0;
 #endif
 }
+
+/// libc's memmem (a GNU extension the Glibc module leaves out): where `needle` first occurs in
+/// `haystack`, or NULL.
+const void *mcpx_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
+
+/// Hands free heap memory back to the system (glibc's malloc_trim); after a large transient
+/// allocation, such as a list a backend sent too much of. Returns 1 if memory was released.
+int mcpx_trim_heap(void);
 #endif

@@ -66,10 +66,13 @@ public final class BackendConnection: Sendable {
         self.maxResponseBytes = maxResponseBytes
         self.onMessage = onMessage
         self.userHeaders = headers.map { "\($0.name): \($0.value)" }
-        self.secrets = headers.flatMap { Redact.headerSecrets($0.value) } + Redact.urlSecrets(url)
+        self.secrets = headers.flatMap { Redact.headerSecrets(name: $0.name, $0.value) } + Redact.urlSecrets(url)
         Redact.register(secrets)
         session = Mutex(Session(headers: HeaderList(Self.baseHeaders + userHeaders)))
     }
+
+    /// A backend's secrets are cleaned from every text for as long as its connection exists.
+    deinit { Redact.unregister(secrets) }
 
     static let baseHeaders = [
         "Accept: application/json, text/event-stream", "Content-Type: application/json",

@@ -42,6 +42,10 @@ public struct BackendError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Nothing listened at the address (ECONNREFUSED): the backend is not up (yet). Other
+    /// failures (DNS, TLS, a dropped connection) say nothing about it starting soon.
+    public var isConnectionRefused: Bool { kind == .unavailable && message == "connection refused" }
+
     init(_ e: HTTPError) {
         switch e.kind {
         case .connectionRefused, .connectionLost: self.init(.unavailable, e.detail)

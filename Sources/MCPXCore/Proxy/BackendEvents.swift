@@ -40,7 +40,7 @@ final class BackendEvents: Sendable {
             notification(server: server, method: method, msg)
         case .request(let id, let method):
             log.debug("\(server): request \(method) from backend")
-            guard let bridge = owner?.bridge, bridge.admit(server: server) else {
+            guard let bridge = owner?.bridge, bridge.admit(server: server, method: method) else {
                 count(server, \.refusedRequests)
                 return
             }

@@ -110,6 +110,7 @@ extension MultiServerProxy {
         guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
         e.supervisor?.cancel()
         removedCalls += e.connection.statsSnapshot.calls
+        bridge.forget(server: name)
         entries[name] = nil
         order.removeAll { $0 == name }
         for c in e.attemptWaiters { c.resume() }

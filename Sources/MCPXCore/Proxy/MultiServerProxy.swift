@@ -1,4 +1,5 @@
 public import MCPXJSON
+import CSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -69,6 +70,9 @@ public actor MultiServerProxy {
         /// An attempt is running on its connection (at most one at a time: two handshakes on one
         /// connection would each tear down the other's session).
         var attemptRunning = false
+        /// Some of its tools have other names than their own because an earlier server held them:
+        /// rebuilt at every router rebuild, so they get their own names back once that is free.
+        var renamedForClash = false
     }
 
     public let settings: Settings
@@ -302,6 +306,7 @@ public actor MultiServerProxy {
         }
         switch result {
         case .success(let tools):
+            bridge.forget(server: name)  // requests of an earlier session are void
             entries[name]!.config.status = .ready
             entries[name]!.config.lastError = nil
             entries[name]!.config.protocolVersion = conn.protocolVersion
@@ -325,9 +330,10 @@ public actor MultiServerProxy {
             }
             entries[name]!.config.status = .failed
             entries[name]!.config.lastError = err.message
+            if err.kind == .tooLarge { _ = mcpx_trim_heap() }  // what the oversized list took goes back
             // Refused within the start-up window: start-up waits for it (until the window closes)
             // while the supervisor retries promptly.
-            let retrySoon = err.kind == .unavailable && !startupDeadlinePassed && !shuttingDown
+            let retrySoon = err.isConnectionRefused && !startupDeadlinePassed && !shuttingDown
             entries[name]!.retrySoon = retrySoon
             if retrySoon {
                 log.debug("\(name): connection failed: \(err.message); retrying while mcpx starts")
@@ -460,6 +466,7 @@ public actor MultiServerProxy {
     func buildTools(_ name: String, _ raw: [JSONValue], taken: [String: String]) {
         guard let e = entries[name] else { return }
         var names: [String] = []
+        var renamed = false
         var seen = Set<String>()
         var routes: [String: Router.Route] = [:]
         var bytes: [UInt8] = []
@@ -478,6 +485,7 @@ public actor MultiServerProxy {
             var salt = 0
             while (routes[exposed] != nil || taken[exposed] != nil) && salt < 1000 {
                 if salt == 0, let other = taken[exposed] {
+                    renamed = true
                     log.warning("\(name): tool \(original.prefix(80)) would be exposed as \(exposed), which \(other) has; it gets another name")
                 }
                 salt += 1
@@ -491,6 +499,7 @@ public actor MultiServerProxy {
             def.write(to: &bytes)
             names.append(exposed)
         }
+        entries[name]!.renamedForClash = renamed
         entries[name]!.toolNames = names
         entries[name]!.toolRoutes = routes
         entries[name]!.toolBytes = bytes
@@ -498,13 +507,14 @@ public actor MultiServerProxy {
     }
 
     /// Makes exposed names unique across the whole set, in server order: a server whose names
-    /// clash with an earlier server's is rebuilt from its own definitions with those names taken.
+    /// clash with an earlier server's is rebuilt from its own definitions with those names taken
+    /// (and rebuilt again at each rebuild while renamed, so the names depend only on the set).
     /// Never merges two servers' routes. Costs one dictionary insert per tool when nothing clashes.
     func resolveNameClashes() {
         var taken: [String: String] = [:]
         for name in order {
             guard let e = entries[name] else { continue }
-            if e.toolRoutes.keys.contains(where: { taken[$0] != nil }) {
+            if e.renamedForClash || e.toolRoutes.keys.contains(where: { taken[$0] != nil }) {
                 // The definitions as the backend gave them: exposed names back to the originals.
                 if case .array(let defs)? = try? JSONParser.parse([UInt8(ascii: "[")] + e.toolBytes + [UInt8(ascii: "]")]) {
                     let raw: [JSONValue] = defs.map { d in
@@ -596,7 +606,7 @@ public actor MultiServerProxy {
     /// A request a backend sent to the client (sampling, elicitation, roots, ping).
     func answerBackendRequest(server: String, id: RPCID, method: String, _ msg: IncomingMessage) async {
         guard let conn = entries[server]?.connection else {
-            bridge.release(server: server)
+            bridge.release(server: server, method: method)
             return
         }
         bridge.forward(server: server, connection: conn, backendID: id, method: method, msg)

@@ -18,7 +18,10 @@ final class RequestBridge: Sendable {
         var next = 1
         var waiting: [String: Waiting] = [:]
         /// Requests of each backend being handled: forwarded to the client, or being answered.
+        /// Pings have a budget of their own, so requests the client is slow to answer (an
+        /// elicitation waiting for a person) never starve a backend's liveness checks.
         var outstanding: [String: Int] = [:]
+        var pings: [String: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -43,37 +46,53 @@ final class RequestBridge: Sendable {
     /// Takes a slot for one request from `server`; false when it has too many outstanding (the
     /// request is then dropped, so a flood costs neither sockets nor memory). Each admitted request
     /// gives its slot back with `release` once answered or forgotten.
-    func admit(server: String) -> Bool {
+    func admit(server: String, method: String) -> Bool {
         state.withLock { s in
-            let n = s.outstanding[server, default: 0]
+            let isPing = method == "ping"
+            let n = isPing ? s.pings[server, default: 0] : s.outstanding[server, default: 0]
             guard n < Self.maxOutstandingPerServer else { return false }
-            s.outstanding[server] = n + 1
+            if isPing { s.pings[server] = n + 1 } else { s.outstanding[server] = n + 1 }
             return true
         }
     }
 
-    func release(server: String) {
+    func release(server: String, method: String = "") {
         state.withLock { s in
-            let n = s.outstanding[server, default: 0]
-            s.outstanding[server] = n > 1 ? n - 1 : nil
+            if method == "ping" {
+                let n = s.pings[server, default: 0]
+                s.pings[server] = n > 1 ? n - 1 : nil
+            } else {
+                let n = s.outstanding[server, default: 0]
+                s.outstanding[server] = n > 1 ? n - 1 : nil
+            }
+        }
+    }
+
+    /// The backend is gone or has a new session: its requests waiting for the client are void
+    /// (a late answer from the client is dropped) and its slots are free again.
+    func forget(server: String) {
+        state.withLock { s in
+            s.waiting = s.waiting.filter { $0.value.server != server }
+            s.outstanding[server] = nil
+            s.pings[server] = nil
         }
     }
 
     /// Answers a request of `server` itself (ping, refusals), then gives its slot back.
-    private func answer(server: String, connection: BackendConnection, _ body: [UInt8]) {
-        connection.post(body, expecting: nil, timeoutMillis: 5_000) { [self] _ in release(server: server) }
+    private func answer(server: String, method: String, connection: BackendConnection, _ body: [UInt8]) {
+        connection.post(body, expecting: nil, timeoutMillis: 5_000) { [self] _ in release(server: server, method: method) }
     }
 
     /// Handles a request `admit`ted for `server`.
     func forward(server: String, connection: BackendConnection, backendID: RPCID, method: String, _ msg: IncomingMessage) {
         if method == "ping" {
-            answer(server: server, connection: connection, Message.response(id: backendID, result: .object([:])))
+            answer(server: server, method: method, connection: connection, Message.response(id: backendID, result: .object([:])))
             return
         }
         guard let client, let cap = Self.capability(for: method), client.capabilities[cap] != nil else {
             log.info("\(server): \(method) not forwarded: the client did not declare that capability")
             let e = RPCError(.methodNotFound, "Method not supported by the client: \(method)")
-            answer(server: server, connection: connection, Message.error(id: backendID, e))
+            answer(server: server, method: method, connection: connection, Message.error(id: backendID, e))
             return
         }
         let id = state.withLock { s -> String in

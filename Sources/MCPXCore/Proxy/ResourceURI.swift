@@ -1,4 +1,5 @@
 public import MCPXJSON
+import CSupport
 
 /// How resource URIs of many backends share one namespace: `<server>+<original URI>`.
 ///
@@ -31,17 +32,41 @@ public enum ResourceURI {
     }
 
     static func memmemFind(_ hay: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>) -> Bool {
-        let last = hay.count - needle.count
-        var i = 0
-        while i <= last {
-            if hay[i] == needle[0] {
-                var j = 1
-                while j < needle.count && hay[i + j] == needle[j] { j += 1 }
-                if j == needle.count { return true }
+        guard let h = hay.baseAddress, let n = needle.baseAddress, hay.count >= needle.count else { return false }
+        return mcpx_memmem(h, hay.count, n, needle.count) != nil  // libc's: word-at-a-time, not byte-at-a-time
+    }
+
+    /// A `tools/call` result with the URIs of its `resource_link` and embedded `resource` blocks
+    /// exposed, or nil when it has none (the caller forwards the bytes as they are). Only the
+    /// `content` member is parsed and written again; every other member (`structuredContent`,
+    /// `_meta`, ...) is copied byte for byte. A result without the bytes `"resource` is not parsed.
+    public static func exposeInToolResult(server: String, _ result: ArraySlice<UInt8>) -> [UInt8]? {
+        guard contains(result, resourceNeedle), let raw = try? RawObject(Array(result)),
+            let range = raw.range("content"), case .array(let blocks)? = raw.value("content")
+        else { return nil }
+        let exposed = blocks.map { exposeBlock(server: server, $0) }
+        guard exposed != blocks else { return nil }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(result.count + 16 * blocks.count)
+        for (i, m) in raw.members.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(m.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            if m.range == range {
+                JSONValue.array(exposed).write(to: &out)
+            } else {
+                out.append(contentsOf: raw.bytes[m.range])
             }
-            i += 1
         }
-        return false
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    static let resourceNeedle = Array("\"resource".utf8)
+
+    static func contains(_ hay: ArraySlice<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard hay.count >= needle.count else { return false }
+        return hay.withUnsafeBufferPointer { h in needle.withUnsafeBufferPointer { n in memmemFind(h, n) } }
     }
 
     /// Rewrites the URIs of content blocks (`resource_link` and embedded `resource`) in a tool or

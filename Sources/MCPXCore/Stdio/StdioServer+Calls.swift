@@ -65,36 +65,37 @@ extension StdioServer {
             }
             return
         }
-        route(id: id, name: name, params: params, reply: reply, waitedForStartup: false)
+        route(id: id, name: name, params: params, reply: reply, parked: nil)
     }
 
-    func route(id: RPCID, name: String, params: RawObject, reply: @escaping Reply, waitedForStartup: Bool) {
+    /// Routes a call. `parked` is set when the call waited (for start-up or a reconnect): it stays
+    /// in `parkedCalls` until it is answered here or moved to `pending` by `forward`, so a cancel
+    /// that arrives at any point before it is sent finds it.
+    func route(id: RPCID, name: String, params: RawObject, reply: @escaping Reply, parked: ParkedCall?) {
         let snap = router.snapshot
         guard let route = snap.tools[name], let backend = snap.backends[route.server] else {
-            if !snap.startupDone && !waitedForStartup {
+            if !snap.startupDone && parked == nil {
                 ensureStarted()
                 guard let parked = park(id, reply: reply) else { return }
                 Task { [proxy] in
                     await proxy.waitForStartup()
-                    guard self.unpark(id, parked) else { return }  // cancelled meanwhile
-                    self.route(id: id, name: name, params: params, reply: reply, waitedForStartup: true)
+                    self.route(id: id, name: name, params: params, reply: reply, parked: parked)
                 }
                 return
             }
-            reply(Message.error(id: id, .invalidParams("Unknown tool: \(name)")))
+            answerParked(id, parked, reply, Message.error(id: id, .invalidParams("Unknown tool: \(name)")))
             return
         }
         if backend.status == .ready {
-            forward(id: id, route: route, backend: backend, params: params, reply: reply)
+            forward(id: id, route: route, backend: backend, params: params, reply: reply, parked: parked)
             return
         }
         // Not ready: a disabled backend says so; a failed one gets an immediate reconnect attempt.
-        guard let parked = park(id, reply: reply) else { return }
+        guard let parked = parked ?? park(id, reply: reply) else { return }
         Task { [proxy, router] in
             let ready = await proxy.ensureReady(route.server)
-            guard self.unpark(id, parked) else { return }  // cancelled meanwhile: never sent
             if ready, let b = router.snapshot.backends[route.server], b.status == .ready {
-                self.forward(id: id, route: route, backend: b, params: params, reply: reply)
+                self.forward(id: id, route: route, backend: b, params: params, reply: reply, parked: parked)
                 return
             }
             let config = await proxy.config(route.server)
@@ -104,8 +105,14 @@ extension StdioServer {
             case nil: why = "was removed"
             default: why = "is unavailable: \(config?.lastError ?? "not connected")"
             }
-            reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' \(why); \(name) was not called.")))
+            self.answerParked(id, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(route.server)' \(why); \(name) was not called.")))
         }
+    }
+
+    /// Answers a call that was not sent; a parked one only if the client has not cancelled it.
+    func answerParked(_ id: RPCID, _ parked: ParkedCall?, _ reply: Reply, _ answer: [UInt8]) {
+        if let parked, !unpark(id, parked) { return }
+        reply(answer)
     }
 
     /// The request to the backend: the client's params with the original tool name, bytes copied.
@@ -156,33 +163,41 @@ extension StdioServer {
         return meta["progressToken"]
     }
 
-    func forward(id: RPCID, route: Router.Route, backend: Router.Backend, params: RawObject, reply: @escaping Reply) {
+    enum Admission { case admitted, inUse, cancelled }
+
+    func forward(id: RPCID, route: Router.Route, backend: Router.Backend, params: RawObject, reply: @escaping Reply, parked: ParkedCall? = nil) {
         let conn = backend.connection
-        let call = PendingCall(server: route.server, connection: conn, backendID: 0, progressToken: Self.progressToken(params), reply: reply)
-        let inserted = pending.withLock { p -> Bool in
-            if p[id] != nil { return false }
-            p[id] = call
-            return true
-        }
-        guard inserted else {
-            reply(Message.error(id: id, RPCError(.invalidRequest, "Invalid Request: id \(id) is already in use by a request in progress")))
-            return
-        }
         // Bound what one backend can hold: past the limit, fail fast instead of queueing without end.
         let limit = settings.maxInFlight
         if conn.inFlight.wrappingAdd(1, ordering: .relaxed).newValue > limit {
             conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
-            _ = take(id, call)
-            retire(call)
-            reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly.")))
+            answerParked(id, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly.")))
             return
         }
-        if let token = call.progressToken { proxy.progressTokens.register(token, server: route.server) }
+        let call = PendingCall(server: route.server, connection: conn, backendID: 0, progressToken: Self.progressToken(params), reply: reply)
         let now = monotonicNanos()
         call.state.withLock {
             $0.idleNanos = UInt64(backend.timeoutMillis) * 1_000_000
             $0.deadline = now + $0.idleNanos
             $0.hardDeadline = now + UInt64(max(settings.maxCallTime * 1000, Double(backend.timeoutMillis))) * 1_000_000
+        }
+        // The token is the backend's from before the call can be seen in `pending` (from then on
+        // whoever removes the call releases it) to the call's end.
+        if let token = call.progressToken { proxy.progressTokens.register(token, server: route.server) }
+        // A parked call moves to `pending` in one step: a cancel finds it in one table or the other.
+        let admission = pending.withLock { p -> Admission in
+            if p[id] != nil { return .inUse }
+            if let parked, !unpark(id, parked) { return .cancelled }
+            p[id] = call
+            return .admitted
+        }
+        guard admission == .admitted else {
+            conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
+            retire(call)
+            if admission == .inUse {
+                answerParked(id, parked, reply, Message.error(id: id, RPCError(.invalidRequest, "Invalid Request: id \(id) is already in use by a request in progress")))
+            }
+            return
         }
         send(id: id, call: call, conn: conn, route: route, timeoutMillis: backend.timeoutMillis, params: params, reply: reply, retried: false)
     }
@@ -191,6 +206,7 @@ extension StdioServer {
         id: RPCID, call: PendingCall, conn: BackendConnection, route: Router.Route, timeoutMillis: Int, params: RawObject,
         reply: @escaping Reply, retried: Bool
     ) {
+        guard isPending(id, call) else { return }  // cancelled before it was sent: never sent
         let bid = conn.makeRequestID()
         let generation = conn.sessionGeneration
         let body = Self.callBody(backendID: bid, tool: route.tool, params: params)
@@ -264,17 +280,12 @@ extension StdioServer {
                 $0.recordSuccess(micros: micros)
             }
             if case .errorResponse = msg.kind, let e = msg.raw.raw("error") {
-                // The error text is the backend's, yet mcpx writes it: no configured secret in it.
-                if Redact.hasSecrets, let v = try? JSONParser.parse(e) {
-                    reply(Message.error(id: id, rawError: Redact.value(v).serialized()[...]))
-                } else {
-                    reply(Message.error(id: id, rawError: e))
-                }
+                reply(Self.backendError(id: id, e))
             } else if let r = msg.raw.raw("result") {
                 // Resource links and embedded resources name the backend's URIs: expose them as
                 // `<server>+<uri>`, so they read back through mcpx, and only from this backend.
-                if ResourceURI.mayContainURI(r), let v = try? JSONParser.parse(r) {
-                    reply(Message.response(id: id, result: ResourceURI.exposeInResult(server: route.server, v)))
+                if let exposed = ResourceURI.exposeInToolResult(server: route.server, r) {
+                    reply(Message.response(id: id, rawResult: exposed[...]))
                 } else {
                     reply(Message.response(id: id, rawResult: r))
                 }
@@ -314,6 +325,15 @@ extension StdioServer {
         }
     }
 
+    /// A backend's JSON-RPC error for the client. Its text is the backend's, yet mcpx writes it:
+    /// no configured secret may be in it.
+    static func backendError(id: RPCID, _ e: ArraySlice<UInt8>) -> [UInt8] {
+        if Redact.hasSecrets, let v = try? JSONParser.parse(e) {
+            return Message.error(id: id, rawError: Redact.value(v).serialized()[...])
+        }
+        return Message.error(id: id, rawError: e)
+    }
+
     static func seconds(_ millis: Int) -> String {
         millis % 1000 == 0 ? "\(millis / 1000) s" : "\((Double(millis) / 1000).fixed(1)) s"
     }
@@ -341,6 +361,7 @@ extension StdioServer {
         }
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         if let transfer { conn.loop.cancel(transfer) }
+        guard bid != 0 else { return }  // never sent: nothing for the backend to stop
         conn.forget(.int(bid))
         var params: JSONObject = ["requestId": .int(bid)]
         if let reason { params["reason"] = .string(reason) }

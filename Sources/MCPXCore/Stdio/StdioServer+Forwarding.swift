@@ -110,10 +110,14 @@ extension StdioServer {
             return
         }
         let timeout = router.snapshot.backends[server]?.timeoutMillis ?? 60_000
+        // Progress the backend reports on the client's token reaches the client while this runs.
+        let token = params["_meta"]?["progressToken"]
+        if let token { proxy.progressTokens.register(token, server: server) }
+        defer { if let token { proxy.progressTokens.release(token, server: server) } }
         do {
             let m = try await conn.request(method, params, timeoutMillis: timeout)
             if case .errorResponse = m.kind, let e = m.raw.raw("error") {
-                reply(Message.error(id: id, rawError: e))
+                reply(Self.backendError(id: id, e))
                 return
             }
             guard let r = m.raw.raw("result") else {

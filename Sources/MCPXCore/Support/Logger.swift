@@ -111,48 +111,82 @@ public enum Redact {
     /// Query values and fragments are often plain settings (`?kind=deep`): shorter ones are kept.
     static let minimumURLSecretLength = 8
     static let marker = "[REDACTED]"
-    private static let registry = Mutex<[String]>([])
 
-    /// Adds secrets to the ones every text is cleaned of.
+    /// The registered secrets with a count of the connections that registered each, and the list
+    /// the cleaning walks (longest first: "Bearer abc..." before "abc...", so no half remains).
+    struct Registry {
+        var counts: [String: Int] = [:]
+        var list: [String] = []
+        var shortest = Int.max
+
+        mutating func rebuild() {
+            list = counts.keys.sorted { $0.utf8.count > $1.utf8.count }
+            shortest = list.last?.utf8.count ?? .max
+        }
+    }
+
+    private static let registry = Mutex(Registry())
+
+    /// Adds secrets to the ones every text is cleaned of (a backend's connection does, for its life).
     public static func register(_ secrets: [String]) {
         let fresh = secrets.filter { $0.utf8.count >= minimumSecretLength }
         guard !fresh.isEmpty else { return }
         registry.withLock { r in
-            for s in fresh where !r.contains(s) { r.append(s) }
-            // Longest first: "Bearer abc..." goes before "abc...", so no half of a secret remains.
-            r.sort { $0.utf8.count > $1.utf8.count }
+            for s in fresh { r.counts[s, default: 0] += 1 }
+            r.rebuild()
         }
     }
 
-    static var known: [String] { registry.withLock { $0 } }
+    /// Takes back what `register` added (a secret stays while any connection still holds it).
+    public static func unregister(_ secrets: [String]) {
+        let fresh = secrets.filter { $0.utf8.count >= minimumSecretLength }
+        guard !fresh.isEmpty else { return }
+        registry.withLock { r in
+            for s in fresh {
+                guard let n = r.counts[s] else { continue }
+                r.counts[s] = n > 1 ? n - 1 : nil
+            }
+            r.rebuild()
+        }
+    }
+
+    static var known: (list: [String], shortest: Int) { registry.withLock { ($0.list, $0.shortest) } }
 
     /// `text` without any registered secret.
     public static func known(_ text: String) -> String {
-        let list = known
-        return list.isEmpty ? text : secrets(text, list)
+        let k = known
+        return k.list.isEmpty || text.utf8.count < k.shortest ? text : secrets(text, k.list)
     }
 
-    /// Every string in `value` (keys too) without any registered secret.
+    /// Every string value in `value` without any registered secret (keys are mcpx's own names).
     public static func value(_ value: JSONValue) -> JSONValue {
-        let list = known
-        return list.isEmpty ? value : clean(value, list)
+        let k = known
+        return k.list.isEmpty ? value : clean(value, k.list, k.shortest)
     }
 
-    private static func clean(_ v: JSONValue, _ list: [String]) -> JSONValue {
+    private static func clean(_ v: JSONValue, _ list: [String], _ shortest: Int) -> JSONValue {
         switch v {
-        case .string(let s): return .string(secrets(s, list))
-        case .array(let a): return .array(a.map { clean($0, list) })
-        case .object(let o): return .object(JSONObject(o.members.map { (key: secrets($0.key, list), value: clean($0.value, list)) }))
+        case .string(let s): return s.utf8.count < shortest ? v : .string(secrets(s, list))
+        case .array(let a): return .array(a.map { clean($0, list, shortest) })
+        case .object(let o): return .object(JSONObject(o.members.map { (key: $0.key, value: clean($0.value, list, shortest)) }))
         default: return v
         }
     }
 
     /// Whether any secret is registered (else nothing needs cleaning).
-    public static var hasSecrets: Bool { registry.withLock { !$0.isEmpty } }
+    public static var hasSecrets: Bool { registry.withLock { !$0.list.isEmpty } }
 
-    /// The parts of a header value that are secret: the whole value and, for `Scheme credentials`
-    /// (`Bearer abc`, `Basic ...`, `token abc`), the credentials alone.
-    public static func headerSecrets(_ value: String) -> [String] {
+    /// Headers whose values are settings, not credentials.
+    static let plainHeaders: Set<String> = [
+        "accept", "accept-language", "accept-encoding", "content-type", "content-language", "user-agent",
+        "cache-control", "mcp-protocol-version",
+    ]
+
+    /// The parts of a header that are secret: the whole value and, for `Scheme credentials`
+    /// (`Bearer abc`, `Basic ...`, `token abc`), the credentials alone; none for headers that
+    /// carry settings (`Accept`, `User-Agent`, ...).
+    public static func headerSecrets(name: String, _ value: String) -> [String] {
+        if plainHeaders.contains(name.lowercased()) { return [] }
         var out = [value]
         let trimmed = value.trimmingWhitespace()
         if let space = trimmed.firstIndex(of: " ") {
