@@ -5,6 +5,13 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include "CSupport.h"
 
 const void *mcpx_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len) {
@@ -17,4 +24,82 @@ int mcpx_trim_heap(void) {
 #else
     return 0;
 #endif
+}
+
+static int pipe_cloexec(int p[2]) {
+#if defined(__linux__)
+    return pipe2(p, O_CLOEXEC);
+#else
+    if (pipe(p) != 0) return -1;
+    fcntl(p[0], F_SETFD, FD_CLOEXEC);
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    return 0;
+#endif
+}
+
+int mcpx_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int fds[3], int *pid_out) {
+    *pid_out = -1;
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, report[2] = {-1, -1};
+    if (pipe_cloexec(in) || pipe_cloexec(out) || pipe_cloexec(err) || pipe_cloexec(report)) {
+        int e = errno;
+        int all[8] = {in[0], in[1], out[0], out[1], err[0], err[1], report[0], report[1]};
+        for (int i = 0; i < 8; i++) if (all[i] >= 0) close(all[i]);
+        return e;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        int all[8] = {in[0], in[1], out[0], out[1], err[0], err[1], report[0], report[1]};
+        for (int i = 0; i < 8; i++) close(all[i]);
+        return e;
+    }
+    if (pid == 0) {
+        // The child: only async-signal-safe calls from here to exec.
+        setpgid(0, 0);
+#if defined(__linux__)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);  // mcpx died before the line above took effect
+#endif
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int s = 1; s < 32; s++) {
+            if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+        }
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        if (cwd != NULL && chdir(cwd) != 0) {
+            int e = errno;
+            (void)!write(report[1], &e, sizeof e);
+            _exit(127);
+        }
+        execve(path, argv, envp);
+        int e = errno;
+        (void)!write(report[1], &e, sizeof e);
+        _exit(127);
+    }
+    *pid_out = pid;
+    setpgid(pid, pid);  // also from here, so the group exists whichever runs first
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    close(report[1]);
+    int child_errno = 0;
+    ssize_t n;
+    do {
+        n = read(report[0], &child_errno, sizeof child_errno);
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == sizeof child_errno) {
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        return child_errno;  // the caller reaps the child
+    }
+    fds[0] = in[1];
+    fds[1] = out[0];
+    fds[2] = err[0];
+    return 0;
 }

@@ -39,12 +39,15 @@ enum SSE {
 final class EventStream: @unchecked Sendable {
     private let fd: Int32
     private let chunked: Bool
+    /// `--stdio`: newline-delimited JSON on stdout instead of SSE events on a socket.
+    private let lines: Bool
     private let lock = NSLock()
     private var open = true
 
-    init(fd: Int32, chunked: Bool) {
+    init(fd: Int32, chunked: Bool, lines: Bool = false) {
         self.fd = fd
         self.chunked = chunked
+        self.lines = lines
     }
 
     var isOpen: Bool {
@@ -54,10 +57,16 @@ final class EventStream: @unchecked Sendable {
     /// Sends one message; false if the stream is closed or the peer is gone.
     func send(_ message: JSONValue) -> Bool {
         var out: [UInt8] = []
-        SSE.appendEvent(message, chunked: chunked, to: &out)
+        if lines {
+            out = message.serialized()
+            out.append(10)
+        } else {
+            SSE.appendEvent(message, chunked: chunked, to: &out)
+        }
         lock.lock()
         defer { lock.unlock() }
         guard open else { return false }
+        if lines { return StdioServe.writeAll(fd, out) }
         if Socket.send(fd, out) { return true }
         open = false
         shutdown(fd, Int32(SHUT_RDWR))

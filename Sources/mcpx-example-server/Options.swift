@@ -12,6 +12,8 @@ struct Options: Sendable {
     var pageSize: Int?
     /// Answer every request with an SSE stream instead of a JSON body.
     var sse = false
+    /// Serve MCP on stdin/stdout (newline-delimited JSON) instead of HTTP.
+    var stdio = false
     var weirdNames = false
     /// Offer the GET stream for server-initiated messages (405 otherwise).
     var getStream = true
@@ -30,6 +32,8 @@ struct Options: Sendable {
                              PATH/{N-1}, named NAME-0 ... NAME-{N-1} (one port, for benchmarks)
           --page-size N      tools per tools/list page (default: no pagination)
           --sse              answer every request with an SSE stream
+          --stdio            serve MCP on stdin/stdout (newline-delimited JSON) instead of HTTP;
+                             logs go to stderr, and it exits at the end of stdin
           --weird-names      add tools with a dotted and an over-long name
           --no-get-stream    answer GET with 405 (no server-initiated stream)
           --log-requests     log every HTTP request to stderr
@@ -103,6 +107,9 @@ struct Options: Sendable {
             case "--sse":
                 try noValue()
                 options.sse = true
+            case "--stdio":
+                try noValue()
+                options.stdio = true
             case "--weird-names":
                 try noValue()
                 options.weirdNames = true

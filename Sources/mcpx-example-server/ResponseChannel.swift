@@ -4,7 +4,9 @@ import MCPXJSON
 /// (chunked, flushed per event) that opens as soon as the handler emits a notification, or at once in
 /// `--sse` mode. Lives on the connection's thread only.
 final class ResponseChannel {
-    private let connection: HTTPConnection
+    private let connection: HTTPConnection!
+    /// `--stdio`: every message is one line on stdout (notifications, then the answer).
+    private let lineOut: EventStream?
     /// The client's Accept admits text/event-stream; otherwise notifications are dropped.
     private let streamAllowed: Bool
     private let forceStream: Bool
@@ -15,7 +17,16 @@ final class ResponseChannel {
     /// Replies of a batch held back while the answer is still a plain JSON array.
     private var heldReplies: [JSONValue] = []
 
+    init(lines: EventStream) {
+        connection = nil
+        lineOut = lines
+        streamAllowed = true
+        forceStream = false
+        chunked = false
+    }
+
     init(connection: HTTPConnection, request: HTTPRequest, forceStream: Bool) {
+        self.lineOut = nil
         self.connection = connection
         streamAllowed = request.accepts("text/event-stream")
         self.forceStream = forceStream && streamAllowed
@@ -25,12 +36,20 @@ final class ResponseChannel {
     /// Sends a notification ahead of the response (switching to SSE if needed). Dropped when the
     /// client cannot take a stream.
     func notify(_ message: JSONValue) {
+        if let lineOut {
+            _ = lineOut.send(message)
+            return
+        }
         guard streamAllowed else { return }
         sendEvent(message, last: false)
     }
 
     /// The answer to a single request.
     func reply(_ message: JSONValue) {
+        if let lineOut {
+            _ = lineOut.send(message)
+            return
+        }
         if isStreaming || forceStream {
             sendEvent(message, last: true)
         } else {
@@ -41,6 +60,7 @@ final class ResponseChannel {
     /// Ends a request that will not be answered because it was cancelled: an SSE stream is closed
     /// without a response; a client that takes no stream loses the connection instead.
     func abandon() {
+        if lineOut != nil { return }  // a line protocol has nothing to close
         if isStreaming {
             endStream()
         } else if streamAllowed {
@@ -56,6 +76,10 @@ final class ResponseChannel {
 
     /// One reply of a batch: streamed if the stream is open, otherwise held for the JSON array.
     func batchReply(_ message: JSONValue) {
+        if lineOut != nil {
+            heldReplies.append(message)
+            return
+        }
         if isStreaming || forceStream {
             sendEvent(message, last: false)
         } else {
@@ -65,6 +89,10 @@ final class ResponseChannel {
 
     /// Completes a batch answer (which must have held at least one request).
     func finishBatch() {
+        if let lineOut {
+            if !heldReplies.isEmpty { _ = lineOut.send(.array(heldReplies)) }
+            return
+        }
         if isStreaming {
             endStream()
         } else if heldReplies.isEmpty {

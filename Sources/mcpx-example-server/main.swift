@@ -22,6 +22,10 @@ do {
     exit(2)
 }
 
+if options.stdio {
+    StdioServe(server: ExampleServer(options: options)).run()
+}
+
 do {
     try Listener(options: options).run()
 } catch {

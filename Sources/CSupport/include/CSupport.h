@@ -25,4 +25,12 @@ const void *mcpx_memmem(const void *haystack, size_t haystack_len, const void *n
 /// Hands free heap memory back to the system (glibc's malloc_trim); after a large transient
 /// allocation, such as a list a backend sent too much of. Returns 1 if memory was released.
 int mcpx_trim_heap(void);
+
+/// Starts `path` with `argv` and `envp` (NULL-terminated) in `cwd` (NULL: mcpx's), in a process
+/// group of its own, with pipes for its stdin, stdout and stderr (mcpx's ends, close-on-exec, in
+/// `fds[0..2]`). On Linux the child is killed when mcpx dies (PR_SET_PDEATHSIG), even by SIGKILL.
+/// Signal dispositions and the mask are reset in the child. Returns 0, or the errno of what
+/// failed (exec's comes back through a pipe). `*pid` is set whenever a child was forked, so the
+/// caller reaps it even when exec failed.
+int mcpx_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int fds[3], int *pid);
 #endif

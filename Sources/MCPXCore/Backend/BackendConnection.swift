@@ -40,6 +40,10 @@ public final class BackendConnection: Sendable {
         var eventStream: HTTPTransfer?
         /// Set when the backend speaks the 2024-11-05 HTTP+SSE transport.
         var legacy: LegacySSEChannel?
+        /// A stdio server's running process and its pipes.
+        var stdio: StdioChannel?
+        /// What the last process wrote on stderr, kept after it ended.
+        var lastStderr: [String] = []
     }
 
     let session: Mutex<Session>
@@ -50,12 +54,19 @@ public final class BackendConnection: Sendable {
 
     /// Which transport the user asked for (`auto` detects it at each handshake).
     public let transport: ServerConfig.Transport
+    /// For a stdio server: the process to start at each handshake.
+    let stdioSpec: ServerConfig.StdioSpec?
+    /// For a stdio server: runs when its process ends on its own (not stopped by mcpx).
+    let onProcessExit: (@Sendable (String) -> Void)?
 
     public init(
         name: String, url: String, headers: [(name: String, value: String)], transport: ServerConfig.Transport = .auto,
-        loop: CurlLoop, log: Logger, maxResponseBytes: Int = 32 << 20, onMessage: @escaping @Sendable (IncomingMessage) -> Void
+        loop: CurlLoop, log: Logger, maxResponseBytes: Int = 32 << 20, stdio: ServerConfig.StdioSpec? = nil,
+        onProcessExit: (@Sendable (String) -> Void)? = nil, onMessage: @escaping @Sendable (IncomingMessage) -> Void
     ) {
         self.name = name
+        self.stdioSpec = stdio
+        self.onProcessExit = onProcessExit
         self.transport = transport
         self.url = url
         self.direct = HTTPTransfer.isLoopback(url)
@@ -66,7 +77,8 @@ public final class BackendConnection: Sendable {
         self.maxResponseBytes = maxResponseBytes
         self.onMessage = onMessage
         self.userHeaders = headers.map { "\($0.name): \($0.value)" }
-        self.secrets = headers.flatMap { Redact.headerSecrets(name: $0.name, $0.value) } + Redact.urlSecrets(url)
+        self.secrets = headers.flatMap { Redact.headerSecrets(name: $0.name, $0.value) }
+            + (stdio.map { Redact.envSecrets($0.env) } ?? Redact.urlSecrets(url))
         Redact.register(secrets)
         session = Mutex(Session(headers: HeaderList(Self.baseHeaders + userHeaders)))
     }
@@ -99,7 +111,15 @@ public final class BackendConnection: Sendable {
         onProgress: (@Sendable () -> Void)? = nil, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil,
         completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
     ) -> HTTPTransfer? {
-        let (headers, sentSession, legacy) = session.withLock { ($0.headers, $0.id != nil, $0.legacy) }
+        let (headers, sentSession, legacy, stdio) = session.withLock { ($0.headers, $0.id != nil, $0.legacy, $0.stdio) }
+        if let stdio {
+            stdio.send(body, expecting: id, timeoutMillis: timeoutMillis, completion: completion)
+            return nil
+        }
+        if stdioSpec != nil {
+            completion(.failure(BackendError(.unavailable, "the process is not running")))
+            return nil
+        }
         if let legacy {
             return legacy.send(body, expecting: id, timeoutMillis: timeoutMillis, completion: completion)
         }
@@ -173,11 +193,16 @@ public final class BackendConnection: Sendable {
     /// Forgets a request mcpx no longer waits for (the HTTP+SSE transport keeps a table of them;
     /// over Streamable HTTP the answer would come on the request's own POST, already cancelled).
     func forget(_ id: RPCID) {
-        session.withLock { $0.legacy }?.forget(id)
+        let (legacy, stdio) = session.withLock { ($0.legacy, $0.stdio) }
+        legacy?.forget(id)
+        stdio?.forget(id)
     }
 
     /// Over HTTP+SSE: requests awaiting their answer on the stream (nil for Streamable HTTP).
-    var legacyPendingCount: Int? { session.withLock { $0.legacy }?.pendingCount }
+    var legacyPendingCount: Int? {
+        let (legacy, stdio) = session.withLock { ($0.legacy, $0.stdio) }
+        return legacy?.pendingCount ?? stdio?.pendingCount
+    }
 
     public func notify(_ method: String, _ params: JSONValue?, timeoutMillis: Int = 5_000) {
         post(Message.notification(method: method, params: params), expecting: nil, timeoutMillis: timeoutMillis) { _ in }
@@ -197,20 +222,26 @@ public final class BackendConnection: Sendable {
     /// Runs the initialize handshake and starts a session. Throws when the backend is not usable.
     public func handshake(clientCapabilities: JSONValue, timeoutMillis: Int) async throws(BackendError) {
         // A fresh session: no session id, no version header, no old stream.
-        let old = session.withLock { s -> LegacySSEChannel? in
+        let (old, oldProcess) = session.withLock { s -> (LegacySSEChannel?, StdioChannel?) in
             s.id = nil
             s.protocolVersion = nil
             s.headers = HeaderList(Self.baseHeaders + userHeaders)
-            defer { s.legacy = nil }
-            return s.legacy
+            defer {
+                s.legacy = nil
+                s.stdio = nil
+            }
+            return (s.legacy, s.stdio)
         }
         old?.close()
+        await oldProcess?.close()
         let params: JSONValue = [
             "protocolVersion": .string(Self.latestVersion),
             "capabilities": clientCapabilities,
             "clientInfo": ["name": "mcpx", "version": .string(MCPXVersion.version)],
         ]
         switch transport {
+        case .stdio:
+            try await stdioHandshake(params, timeoutMillis: timeoutMillis)
         case .sse:
             try await legacyHandshake(params, timeoutMillis: timeoutMillis)
         case .streamableHTTP:
@@ -271,7 +302,9 @@ public final class BackendConnection: Sendable {
         }
     }
 
-    public var isLegacySSE: Bool { session.withLock { $0.legacy != nil } }
+    /// Whether everything the backend sends comes on one stream of its own (HTTP+SSE, or a stdio
+    /// process's stdout): then there is no GET stream to open.
+    public var isLegacySSE: Bool { session.withLock { $0.legacy != nil || $0.stdio != nil } }
 
     /// The handshake over Streamable HTTP.
     func streamableHandshake(_ params: JSONValue, timeoutMillis: Int) async throws(BackendError) {
@@ -386,6 +419,13 @@ public final class BackendConnection: Sendable {
     /// Ends the session with DELETE (best effort; 405 is fine).
     public func close(timeoutMillis: Int = 1_000) async {
         closeEventStream()
+        if let stdio = session.withLock({ s -> StdioChannel? in
+            defer { s.stdio = nil }
+            return s.stdio
+        }) {
+            await stdio.close()
+            return
+        }
         if let legacy = session.withLock({ s -> LegacySSEChannel? in
             defer { s.legacy = nil }
             return s.legacy

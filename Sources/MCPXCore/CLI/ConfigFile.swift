@@ -29,11 +29,13 @@ public enum ConfigFile {
     static let allowKeys = ["tools", "allowTools", "includeTools"]
     static let denyKeys = ["excludeTools", "denyTools"]
     static let ownKeys: Set<String> =
-        Set(urlKeys + allowKeys + denyKeys + ["type", "headers", "enabled", "disabled", "timeout", "prefix"])
+        Set(urlKeys + allowKeys + denyKeys + ["type", "headers", "enabled", "disabled", "timeout", "prefix"] + stdioKeys)
+    /// What a stdio entry (Claude Desktop, Cursor, Claude Code, VS Code) has.
+    static let stdioKeys = ["command", "args", "env", "cwd"]
     /// Keys other clients use that mean nothing to mcpx: ignored without a warning.
     static let foreignKeys: Set<String> = [
         "autoApprove", "alwaysAllow", "description", "note", "notes", "name", "oauth", "auth", "trust",
-        "transport", "transportType", "disabledTools", "cwd", "envFile", "icon", "gallery", "version",
+        "transport", "transportType", "disabledTools", "envFile", "icon", "gallery", "version",
     ]
     /// Headers mcpx sets itself; configuring them would break the protocol.
     static let reservedHeaders: Set<String> = [
@@ -127,13 +129,10 @@ public enum ConfigFile {
                 throw fail(p, "must be an object with \"url\", not \(ConfigFile.kind(value))")
             }
             let type = try string(o, "type", at: p)
-            if o["command"] != nil || type?.lowercased() == "stdio" {
-                let what = o["command"] != nil ? "\"command\" servers (stdio)" : "\"stdio\" servers"
-                if skipStdio {
-                    warnings.append("\(file): \(p): \(what) are not supported by mcpx; skipped (--skip-stdio)")
-                    return
-                }
-                throw fail(p, "\(what) are not supported by mcpx; use an HTTP URL (or --skip-stdio to skip such entries)")
+            let isStdio = o["command"] != nil || type?.lowercased() == "stdio"
+            if isStdio && skipStdio {
+                warnings.append("\(file): \(p): stdio server skipped (--skip-stdio)")
+                return
             }
             for k in o.keys where !ConfigFile.ownKeys.contains(k) && !ConfigFile.foreignKeys.contains(k) {
                 warnings.append("\(file): \(ConfigFile.path(p, k)): unknown key, ignored")
@@ -154,6 +153,62 @@ public enum ConfigFile {
                 throw fail(p, "server name \"\(name)\" is already used by \(other.keyPath)")
             }
 
+            var config: ServerConfig
+            if isStdio {
+                config = ServerConfig(name: name, stdio: try stdioSpec(o, at: p))
+            } else {
+                config = try httpServer(name: name, o, type: type, at: p)
+            }
+            let enabled = try bool(o, "enabled", at: p)
+            let disabled = try bool(o, "disabled", at: p)
+            if let enabled, let disabled, enabled == disabled {
+                throw fail(p, "\"enabled\" and \"disabled\" contradict each other")
+            }
+            config.enabled = enabled ?? !(disabled ?? false)
+            config.status = config.enabled ? .connecting : .disabled
+            if let t = o["timeout"] {
+                guard let d = t.doubleValue, d.isFinite, d >= 0.01, d <= 86_400 else {
+                    throw fail(ConfigFile.path(p, "timeout"), "must be a number of seconds from 0.01 to 86400, not \(t.jsonString.prefix(40))")
+                }
+                config.timeoutSeconds = d
+            }
+            for k in ConfigFile.allowKeys { config.allowTools += try patterns(o, k, at: p) }
+            for k in ConfigFile.denyKeys { config.denyTools += try patterns(o, k, at: p) }
+            entries.append(Entry(key: key, keyPath: p, config: config))
+        }
+
+        /// A stdio entry: `command`, `args`, `env`, `cwd`, each with `${VAR}` expanded.
+        func stdioSpec(_ o: JSONObject, at p: String) throws(ConfigError) -> ServerConfig.StdioSpec {
+            guard let command = try string(o, "command", at: p), !command.trimmingWhitespace().isEmpty else {
+                throw fail(p, "a stdio server needs \"command\" (the program to start)")
+            }
+            if ConfigFile.urlKeys.contains(where: { o[$0] != nil }) {
+                throw fail(p, "has both \"command\" and a URL; give one")
+            }
+            var spec = ServerConfig.StdioSpec(command: command)
+            if let v = o["args"] {
+                let kp = ConfigFile.path(p, "args")
+                guard case .array(let items) = v else { throw fail(kp, "must be an array of strings, not \(ConfigFile.kind(v))") }
+                for (i, item) in items.enumerated() {
+                    guard case .string(let s) = item else { throw fail("\(kp)[\(i)]", "must be a string, not \(ConfigFile.kind(item))") }
+                    spec.args.append(try expand(s, at: "\(kp)[\(i)]"))
+                }
+            }
+            if let v = o["env"] {
+                let kp = ConfigFile.path(p, "env")
+                guard case .object(let vars) = v else { throw fail(kp, "must be an object of names to strings, not \(ConfigFile.kind(v))") }
+                for (k, value) in vars {
+                    guard !k.isEmpty, !k.contains("="), !k.utf8.contains(0) else { throw fail(ConfigFile.path(kp, k), "is not a valid variable name") }
+                    guard case .string(let s) = value else { throw fail(ConfigFile.path(kp, k), "must be a string, not \(ConfigFile.kind(value))") }
+                    spec.env.append((name: k, value: try expand(s, at: ConfigFile.path(kp, k))))
+                }
+            }
+            spec.cwd = try string(o, "cwd", at: p)
+            return spec
+        }
+
+        /// An HTTP entry: its URL, transport and headers.
+        func httpServer(name: String, _ o: JSONObject, type: String?, at p: String) throws(ConfigError) -> ServerConfig {
             // URL.
             let urlKeys = ConfigFile.urlKeys.filter { o[$0] != nil }
             if urlKeys.count > 1 { throw fail(p, "has both \"\(urlKeys[0])\" and \"\(urlKeys[1])\"; give one URL") }
@@ -175,22 +230,7 @@ public enum ConfigFile {
                 throw fail(ConfigFile.path(p, "type"), "must be \"http\", \"streamable-http\", \"streamableHttp\" or \"sse\", not \(JSONValue.string(t).jsonString)")
             }
             config.headers = try headers(o, at: p)
-            let enabled = try bool(o, "enabled", at: p)
-            let disabled = try bool(o, "disabled", at: p)
-            if let enabled, let disabled, enabled == disabled {
-                throw fail(p, "\"enabled\" and \"disabled\" contradict each other")
-            }
-            config.enabled = enabled ?? !(disabled ?? false)
-            config.status = config.enabled ? .connecting : .disabled
-            if let t = o["timeout"] {
-                guard let d = t.doubleValue, d.isFinite, d >= 0.01, d <= 86_400 else {
-                    throw fail(ConfigFile.path(p, "timeout"), "must be a number of seconds from 0.01 to 86400, not \(t.jsonString.prefix(40))")
-                }
-                config.timeoutSeconds = d
-            }
-            for k in ConfigFile.allowKeys { config.allowTools += try patterns(o, k, at: p) }
-            for k in ConfigFile.denyKeys { config.denyTools += try patterns(o, k, at: p) }
-            entries.append(Entry(key: key, keyPath: p, config: config))
+            return config
         }
 
         /// A string value with `${VAR}` expanded; nil when the key is absent.

@@ -40,7 +40,11 @@ public struct Options: Sendable {
           --server NAME=URL          one backend; repeatable
           --config FILE              an mcpServers JSON file (Claude Desktop / Cursor / Claude Code format,
                                      or VS Code's "servers"); repeatable, combinable with --servers
-          --skip-stdio               skip "command" (stdio) entries in --config files instead of failing
+          --stdio-server NAME='CMD ARGS'  a stdio server: mcpx starts CMD (words split as a shell would,
+                                     no shell run) and speaks MCP on its stdin/stdout; repeatable
+          --allow-command PATTERN    `manage add` may start commands matching PATTERN (`*` wildcards,
+                                     on the command as given); without it, it starts none; repeatable
+          --skip-stdio               skip "command" (stdio) entries in --config files
           --state FILE               keep `manage` changes in FILE across restarts
 
         TOOLS
@@ -111,6 +115,8 @@ public struct Options: Sendable {
                 o.servers += try parseServers(try val())
             case "--config": o.configPaths.append(try val())
             case "--skip-stdio": o.skipStdio = true
+            case "--stdio-server": o.servers.append(try parseStdioServer(try val()))
+            case "--allow-command": o.settings.allowCommands.append(try val())
             case "--state": o.statePath = try val()
             case "--max-tool-name": maxToolNameSpec = try val()
             case "--tools": o.toolsAllow += try val().split(separator: ",").map { String($0) }
@@ -179,6 +185,23 @@ public struct Options: Sendable {
 
     /// `a=http://x/mcp,b=https://y/mcp`. A comma starts a new entry only when `NAME=` follows it,
     /// so URLs with commas in them survive.
+    /// `--stdio-server NAME='command arg ...'`.
+    public static func parseStdioServer(_ spec: String) throws -> ServerConfig {
+        guard let eq = spec.firstIndex(of: "=") else {
+            throw ConfigError("--stdio-server \"\(spec)\" must look like NAME='command arg ...'")
+        }
+        let name = String(spec[..<eq]).trimmingWhitespace()
+        if let problem = ToolNaming.validateServerName(name) { throw ConfigError("--stdio-server: \(problem)") }
+        let words: [String]
+        do {
+            words = try ShellWords.split(String(spec[spec.index(after: eq)...]))
+        } catch {
+            throw ConfigError("--stdio-server \(name): \(error.description)")
+        }
+        guard let command = words.first else { throw ConfigError("--stdio-server \(name): no command") }
+        return ServerConfig(name: name, stdio: .init(command: command, args: Array(words.dropFirst())))
+    }
+
     public static func parseServers(_ spec: String) throws -> [ServerConfig] {
         var parts: [String] = []
         for piece in spec.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {

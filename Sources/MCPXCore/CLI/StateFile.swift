@@ -31,6 +31,8 @@ public final class StateFile: Sendable {
             public var url: String?
             /// Set when it differs from the configuration (always for added servers).
             public var enabled: Bool?
+            /// Set for stdio servers added with `manage add` (then `url` is nil).
+            public var stdio: ServerConfig.StdioSpec?
 
             public init(name: String, url: String? = nil, enabled: Bool? = nil) {
                 self.name = name
@@ -99,9 +101,13 @@ public final class StateFile: Sendable {
             for s in servers {
                 if let c = m.configured.first(where: { $0.name == s.name }) {
                     var e = Snapshot.Server(name: s.name)
-                    if s.url != c.url { e.url = s.url }
+                    if s.url != c.url && s.stdio == nil { e.url = s.url }
                     if s.enabled != c.enabled || e.url != nil { e.enabled = s.enabled }
                     if e.url != nil || e.enabled != nil { out.append(e) }
+                } else if let spec = s.stdio {
+                    var e = Snapshot.Server(name: s.name, enabled: s.enabled)
+                    e.stdio = spec
+                    out.append(e)
                 } else {
                     out.append(Snapshot.Server(name: s.name, url: s.url, enabled: s.enabled))
                 }
@@ -184,6 +190,14 @@ public final class StateFile: Sendable {
             case .bool(let b)?: server.enabled = b
             default: throw .corrupt("servers[\(i)].enabled is not true or false")
             }
+            if let c = e["command"] {
+                guard case .string(let command) = c, server.url == nil else { throw .corrupt("servers[\(i)].command is not a string") }
+                var spec = ServerConfig.StdioSpec(command: command)
+                spec.args = e["args"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                for (k, v) in e["env"]?.objectValue ?? [:] { if let s = v.stringValue { spec.env.append((name: k, value: s)) } }
+                spec.cwd = e["cwd"]?.stringValue
+                server.stdio = spec
+            }
             snap.servers.append(server)
         }
         guard case .array(let removed)? = o["removed"] ?? .array([]) else { throw .corrupt("\"removed\" is not an array") }
@@ -204,6 +218,12 @@ public final class StateFile: Sendable {
         for (i, server) in s.servers.enumerated() {
             var o: JSONObject = ["name": .string(server.name)]
             if let url = server.url { o["url"] = .string(url) }
+            if let spec = server.stdio {
+                o["command"] = .string(spec.command)
+                if !spec.args.isEmpty { o["args"] = .array(spec.args.map { .string($0) }) }
+                if !spec.env.isEmpty { o["env"] = .object(JSONObject(spec.env.map { (key: $0.name, value: .string($0.value)) })) }
+                if let cwd = spec.cwd { o["cwd"] = .string(cwd) }
+            }
             if let e = server.enabled { o["enabled"] = .bool(e) }
             text += (i == 0 ? "\n    " : ",\n    ") + JSONValue.object(o).jsonString
         }
@@ -232,6 +252,9 @@ public final class StateFile: Sendable {
                     result[i].enabled = enabled
                     result[i].status = enabled ? .connecting : .disabled
                 }
+            } else if let spec = s.stdio {
+                if state.removed.contains(s.name) { continue }
+                result.append(ServerConfig(name: s.name, stdio: spec, enabled: s.enabled ?? true))
             } else if let url = s.url {
                 if state.removed.contains(s.name) { continue }
                 result.append(ServerConfig(name: s.name, url: url, enabled: s.enabled ?? true))

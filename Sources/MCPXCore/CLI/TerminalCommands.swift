@@ -214,12 +214,20 @@ public enum TerminalCommands {
         let healthy = pings.filter { $0.latencyMs != nil }.count
         var items: [JSONValue] = []
         var rows: [[TerminalOutput.Cell]] = []
+        var stderrNotes: [String] = []
         for c in configs {
             let p = pings.first { $0.name == c.name }
             let state = !c.enabled ? "disabled" : p?.latencyMs != nil ? "healthy" : "unhealthy"
             var o: JSONObject = ["name": .string(c.name), "url": .string(Redact.url(c.url)), "status": .string(state)]
             o["latencyMs"] = p?.latencyMs.map { .double($0) } ?? .null
             o["error"] = p?.error.map { .string($0) } ?? .null
+            if let tail = await proxy.stderrTail(c.name) {
+                // A stdio server: what it said on stderr is often the only clue why it fails.
+                o["stderrTail"] = .array(tail.map { .string($0) })
+                if state == "unhealthy" && !tail.isEmpty {
+                    stderrNotes.append("\(c.name) stderr (last lines):\n" + tail.suffix(5).map { "  \($0)" }.joined(separator: "\n"))
+                }
+            }
             items.append(.object(o))
             let latency = p?.latencyMs.map { "\($0.fixed(2)) ms" } ?? "-"
             rows.append([.init(c.name), out.health(state), .init(latency), .init(Redact.url(c.url)), .init(p?.error ?? "")])
@@ -232,6 +240,7 @@ public enum TerminalCommands {
                 ]).jsonString)
         } else {
             out.table(["NAME", "STATUS", "LATENCY", "URL", "ERROR"], rows)
+            for note in stderrNotes { out.print(note) }
             out.print(enabled.isEmpty ? "No enabled servers to check." : "\(healthy)/\(enabled.count) healthy")
         }
         return ok ? 0 : 1
@@ -271,7 +280,7 @@ struct TerminalOutput {
     func status(_ s: ServerConfig.Status) -> Cell {
         switch s {
         case .ready: return Cell(s.rawValue, color: Self.green)
-        case .failed: return Cell(s.rawValue, color: Self.red)
+        case .failed, .crashLoop: return Cell(s.rawValue, color: Self.red)
         case .connecting: return Cell(s.rawValue, color: Self.yellow)
         case .disabled: return Cell(s.rawValue, color: Self.dim)
         }

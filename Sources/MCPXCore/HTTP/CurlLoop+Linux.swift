@@ -57,7 +57,11 @@ extension CurlLoop {
                 let data = events[i].data.u64
                 let ev = events[i].events
                 if data >> 32 != 0 {
-                    loopbackEvent(data, ev)
+                    if UInt32(truncatingIfNeeded: data >> 32) & Self.pipeTagBit != 0 {
+                        pipeEvent(data, ev)
+                    } else {
+                        loopbackEvent(data, ev)
+                    }
                     continue
                 }
                 let efd = Int32(truncatingIfNeeded: data)

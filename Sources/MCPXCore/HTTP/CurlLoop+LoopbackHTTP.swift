@@ -57,7 +57,8 @@ extension CurlLoop {
             }
             let err = rc == 0 ? 0 : errno
             if rc == 0 || err == EINPROGRESS {
-                loopbackTags = loopbackTags == UInt32.max ? 1 : loopbackTags + 1
+                // Tags from 2^31 up are the pipes' (`CurlLoop+Pipes.swift`).
+                loopbackTags = loopbackTags >= Self.pipeTagBit - 1 ? 1 : loopbackTags + 1
                 let c = LoopbackConnection(fd: fd, tag: loopbackTags, endpoint: endpoint, addressIndex: index, connected: rc == 0)
                 let i = Int(fd)
                 if i >= loopbackByFD.count { loopbackByFD.append(contentsOf: repeatElement(nil, count: i + 1 - loopbackByFD.count)) }

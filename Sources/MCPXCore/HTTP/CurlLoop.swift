@@ -18,6 +18,8 @@ public final class CurlLoop: @unchecked Sendable {
     enum Command {
         case add(HTTPTransfer)
         case cancel(HTTPTransfer)
+        /// Work that must run on the loop thread (pipes of child processes join the epoll set).
+        case run(@Sendable () -> Void)
     }
 
     let multi: UnsafeMutableRawPointer
@@ -58,6 +60,9 @@ public final class CurlLoop: @unchecked Sendable {
     /// Connections with a deadline (when 0, the loop does not look for expired ones).
     var loopbackTimed = 0
     var loopbackTags: UInt32 = 0
+    /// Pipes of child processes (stdio backends) by tag; see `CurlLoop+Pipes.swift`.
+    var pipes: [UInt32: PipeWatch] = [:]
+    var pipeTags: UInt32 = 0
     var loopbackLastSweep: UInt64 = 0
     /// Where every answer is received (64 KiB, for the life of the loop).
     let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
@@ -108,6 +113,23 @@ public final class CurlLoop: @unchecked Sendable {
         } else {
             t.onDone(HTTPError(.cancelled, "mcpx is shutting down"))
         }
+    }
+
+    /// Runs `body` on the loop thread: now when called there, else at its next pass. Returns
+    /// false (and `body` never runs) when the loop is stopping.
+    @discardableResult
+    public func onLoop(_ body: @escaping @Sendable () -> Void) -> Bool {
+        if loopThreadID.load(ordering: .acquiring) == LoopThread.currentID {
+            body()
+            return true
+        }
+        let accepted = queue.withLock { q -> Bool in
+            if q.stopping { return false }
+            q.commands.append(.run(body))
+            return true
+        }
+        if accepted { wake() }
+        return accepted
     }
 
     /// Aborts a transfer; its `onDone` gets `.cancelled` (if it had not finished already).
@@ -168,6 +190,7 @@ public final class CurlLoop: @unchecked Sendable {
             switch c {
             case .add(let t): add(t)
             case .cancel(let t): finish(t, HTTPError(.cancelled, "cancelled"))
+            case .run(let body): body()
             }
         }
         return stopping

@@ -84,6 +84,11 @@ final class BackendEvents: Sendable {
         }
     }
 
+    /// A stdio server's process ended on its own.
+    func processExited(server: String, _ why: String) {
+        Task { await self.owner?.processExited(server, why) }
+    }
+
     /// One refresh in flight and one queued per list of a backend; further changes are counted.
     func refresh(_ server: String, _ list: RefreshGate.List, _ body: @escaping @Sendable (MultiServerProxy) async -> Void) {
         let scheduled = gate.schedule(RefreshGate.Key(server: server, list: list)) { [weak self] in

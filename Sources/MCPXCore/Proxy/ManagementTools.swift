@@ -18,7 +18,7 @@ public enum ManagementTools {
                 "Manage the MCP servers behind this proxy. Actions: "
                     + (readOnly
                         ? "list (every server with URL, status, tool count, last error), health (ping now; name or \"all\"). Changes are disabled (read-only)."
-                        : "add (name + url: connect a new server and expose its tools), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\").")),
+                        : "add (name + url: connect a new server and expose its tools; or name + command [+ args, env, cwd]: start a local stdio server, only for commands the user allowed with --allow-command), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\").")),
             "inputSchema": [
                 "type": "object",
                 "properties": [
@@ -28,6 +28,10 @@ public enum ManagementTools {
                         "description": "Server name: 1-32 characters of A-Z a-z 0-9 _ -. For health, a name or \"all\" (the default).",
                     ],
                     "url": ["type": "string", "description": "For add: the server's MCP endpoint, an http:// or https:// URL."],
+                    "command": ["type": "string", "description": "For add, instead of url: the program of a stdio server (allowed only by --allow-command)."],
+                    "args": ["type": "array", "items": ["type": "string"], "description": "For add with command: its arguments."],
+                    "env": ["type": "object", "additionalProperties": ["type": "string"], "description": "For add with command: extra environment variables."],
+                    "cwd": ["type": "string", "description": "For add with command: the working directory."],
                 ],
                 "required": ["action"],
                 "additionalProperties": false,

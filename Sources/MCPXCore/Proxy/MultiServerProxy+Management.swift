@@ -25,10 +25,20 @@ extension MultiServerProxy {
         case "list": return listResult()
         case "health": return await healthCheckNow(name ?? "all")
         case "add":
-            guard let name, let url = args["url"]?.stringValue else {
-                return ManagementTools.failure("manage add needs \"name\" and \"url\"")
+            if let command = args["command"] {
+                guard let name, case .string(let cmd) = command else {
+                    return ManagementTools.failure("manage add with a command needs \"name\" and \"command\" (a string)")
+                }
+                switch stdioSpec(cmd, args) {
+                case .success(let spec): return await add(ServerConfig(name: name, stdio: spec))
+                case .failure(let e): return ManagementTools.failure("Cannot add \"\(name)\": \(e.message)")
+                }
             }
-            return await add(name: name, url: url)
+            guard let name, let url = args["url"]?.stringValue else {
+                return ManagementTools.failure("manage add needs \"name\" and \"url\" (or \"command\" for a stdio server)")
+            }
+            if let problem = validateURL(url) { return ManagementTools.failure("Cannot add \"\(name)\": \(problem)") }
+            return await add(ServerConfig(name: name, url: url))
         case "remove", "enable", "disable":
             guard let name else { return ManagementTools.failure("manage \(action) needs \"name\"") }
             guard entries[name] != nil else {
@@ -60,11 +70,42 @@ extension MultiServerProxy {
         return nil
     }
 
-    func add(name: String, url: String) async -> JSONValue {
+    /// A stdio server the model asks for: only a command the user allowed (`--allow-command`).
+    func stdioSpec(_ command: String, _ args: JSONObject) -> Result<ServerConfig.StdioSpec, ConfigError> {
+        guard settings.allowCommands.contains(where: { ToolFilter.matches(command, pattern: $0) }) else {
+            return .failure(ConfigError(settings.allowCommands.isEmpty
+                ? "starting commands is not allowed: mcpx starts stdio servers for manage add only with --allow-command PATTERN"
+                : "\(command.prefix(200)) does not match any --allow-command pattern"))
+        }
+        if command.utf8.contains(where: { $0 < 0x20 }) { return .failure(ConfigError("the command has control characters")) }
+        var spec = ServerConfig.StdioSpec(command: command)
+        if let a = args["args"] {
+            guard case .array(let items) = a, let strings = Optional(items.compactMap(\.stringValue)), strings.count == items.count else {
+                return .failure(ConfigError("\"args\" must be an array of strings"))
+            }
+            spec.args = strings
+        }
+        if let e = args["env"] {
+            guard case .object(let vars) = e else { return .failure(ConfigError("\"env\" must be an object of strings")) }
+            for (k, v) in vars {
+                guard case .string(let s) = v, !k.isEmpty, !k.contains("=") else {
+                    return .failure(ConfigError("\"env\" must be an object of names to strings"))
+                }
+                spec.env.append((name: k, value: s))
+            }
+        }
+        if let c = args["cwd"] {
+            guard case .string(let s) = c else { return .failure(ConfigError("\"cwd\" must be a string")) }
+            spec.cwd = s
+        }
+        return .success(spec)
+    }
+
+    func add(_ config: ServerConfig) async -> JSONValue {
+        let name = config.name
+        let url = config.url
         if let problem = ToolNaming.validateServerName(name) { return ManagementTools.failure("Cannot add: \(problem)") }
         if entries[name] != nil { return ManagementTools.failure("A server named \"\(name)\" already exists") }
-        if let problem = validateURL(url) { return ManagementTools.failure("Cannot add \"\(name)\": \(problem)") }
-        let config = ServerConfig(name: name, url: url)
         entries[name] = Entry(config: config, connection: Self.makeConnection(config, loop: loop, log: log, events: events))
         order.append(name)
         log.info("manage: adding \(name) at \(Redact.url(url))")
@@ -176,6 +217,13 @@ extension MultiServerProxy {
             o["inFlight"] = .int(Int64(e.connection.inFlight.load(ordering: .relaxed)))
             // Requests awaiting their answer on the HTTP+SSE stream (a leak would show here).
             if let n = e.connection.legacyPendingCount { o["streamPending"] = .int(Int64(n)) }
+        }
+        if let spec = c.stdio {
+            o["transport"] = "stdio"
+            o["command"] = .string(Redact.known(spec.display))
+            o["pid"] = e.connection.processID.map { .int(Int64($0)) } ?? .null
+            o["restarts"] = .int(Int64(e.restarts))
+            if detailed { o["stderrTail"] = .array((e.connection.stderrTail ?? []).map { .string($0) }) }
         }
         return .object(o)
     }

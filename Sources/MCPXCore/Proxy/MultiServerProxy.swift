@@ -31,6 +31,8 @@ public actor MultiServerProxy {
         public var globalDenyTools: [String] = []
         public var readOnly = false
         public var allowURLs: [String] = []
+        /// `--allow-command`: what `manage add` may start (globs on the command as given).
+        public var allowCommands: [String] = []
         public init() {}
     }
 
@@ -73,6 +75,10 @@ public actor MultiServerProxy {
         /// Some of its tools have other names than their own because an earlier server held them:
         /// rebuilt at every router rebuild, so they get their own names back once that is free.
         var renamedForClash = false
+        /// A stdio server: how often its process was started again, and how many times in a row
+        /// it ended (or failed to start) soon after starting.
+        var restarts = 0
+        var quickCrashes = 0
     }
 
     public let settings: Settings
@@ -93,6 +99,13 @@ public actor MultiServerProxy {
     var publishScheduled = false
     var lastPublishedParts: [[UInt8]] = []
     var shuttingDown = false
+    /// Which server holds each exposed tool name, kept as tools are built: a name found held by
+    /// another server asks the next router rebuild to resolve clashes (`resolveNameClashes`).
+    var nameOwners: [String: String] = [:]
+    var clashSuspected = false
+    /// Stdio servers being started now, and those waiting for their turn (`maxConcurrentSpawns`).
+    var spawning = 0
+    var spawnWaiters: [CheckedContinuation<Void, Never>] = []
     /// Totals across backends that are gone (removed), so totals never go down.
     var removedCalls = 0
     /// Requests from backends to the client, and their answers.
@@ -132,7 +145,8 @@ public actor MultiServerProxy {
     nonisolated static func makeConnection(_ s: ServerConfig, loop: CurlLoop, log: Logger, events: BackendEvents) -> BackendConnection {
         let name = s.name
         return BackendConnection(
-            name: s.name, url: s.url, headers: s.headers, transport: s.transport, loop: loop, log: log,
+            name: s.name, url: s.url, headers: s.headers, transport: s.transport, loop: loop, log: log, stdio: s.stdio,
+            onProcessExit: { why in events.processExited(server: name, why) },
             onMessage: { msg in events.handle(server: name, msg) })
     }
 
@@ -261,6 +275,50 @@ public actor MultiServerProxy {
     }
 
     static let startupRetryDelay = 0.1
+    /// Stdio servers started at once, at most.
+    static let maxConcurrentSpawns = 8
+    /// A process that ends within this many seconds of starting counts as a quick crash; this many
+    /// in a row make a `crash-loop`.
+    static let quickCrashSeconds = 10.0
+    static let crashLoopThreshold = 3
+
+    func acquireSpawnSlot() async {
+        if spawning < Self.maxConcurrentSpawns {
+            spawning += 1
+            return
+        }
+        await withCheckedContinuation { spawnWaiters.append($0) }
+    }
+
+    func releaseSpawnSlot() {
+        if spawnWaiters.isEmpty {
+            spawning -= 1
+        } else {
+            spawnWaiters.removeFirst().resume()  // the slot passes on
+        }
+    }
+
+    /// A stdio server's process ended by itself: its calls have failed; mark it and start it
+    /// again (at once the first time, with backoff when it keeps crashing soon after starting).
+    func processExited(_ name: String, _ why: String) {
+        guard let e = entries[name], e.config.enabled, !shuttingDown else { return }
+        let lived = e.config.lastConnectedAt.map { wallClockSeconds() - $0 } ?? 0
+        entries[name]!.quickCrashes = lived < Self.quickCrashSeconds ? e.quickCrashes + 1 : 0
+        entries[name]!.restarts += 1
+        let crashLoop = entries[name]!.quickCrashes >= Self.crashLoopThreshold
+        entries[name]!.config.status = crashLoop ? .crashLoop : .failed
+        entries[name]!.config.lastError = "process ended: \(why)"
+        log.warning("\(name): process ended: \(why)\(crashLoop ? " (crash loop: restarting with backoff)" : "; restarting")")
+        publish()
+        let delay = entries[name]!.quickCrashes > 0
+            ? Self.backoff(attempt: entries[name]!.quickCrashes, base: settings.backoffBase, cap: settings.backoffCap) : 0
+        entries[name]?.supervisor?.cancel()
+        entries[name]?.supervisor = Task { [weak self] in
+            if delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
+            if Task.isCancelled { return }
+            await self?.supervise(name)
+        }
+    }
 
     /// Capped exponential backoff with ±20 % jitter.
     nonisolated static func backoff(attempt: Int, base: Double, cap: Double) -> Double {
@@ -286,7 +344,15 @@ public actor MultiServerProxy {
         var result: Result<[JSONValue], BackendError>
         var streamAnswered: OneShotSignal?
         do {
-            try await conn.handshake(clientCapabilities: backendCapabilities, timeoutMillis: timeout)
+            if e.config.stdio != nil {
+                // A bounded number of processes start at once: 100 servers on 2 cores must not
+                // fork 100 heavy runtimes in the same millisecond.
+                await acquireSpawnSlot()
+                defer { releaseSpawnSlot() }
+                try await conn.handshake(clientCapabilities: backendCapabilities, timeoutMillis: timeout)
+            } else {
+                try await conn.handshake(clientCapabilities: backendCapabilities, timeoutMillis: timeout)
+            }
             // The GET stream opens with the tools/list, not after: a backend is ready only once its
             // stream is open (or refused), so a list change it sends right after the client's first
             // tools/list is not lost (servers drop what they cannot send on an open stream).
@@ -330,6 +396,10 @@ public actor MultiServerProxy {
             }
             entries[name]!.config.status = .failed
             entries[name]!.config.lastError = err.message
+            if e.config.stdio != nil {
+                entries[name]!.quickCrashes += 1
+                if entries[name]!.quickCrashes >= Self.crashLoopThreshold { entries[name]!.config.status = .crashLoop }
+            }
             if err.kind == .tooLarge { _ = mcpx_trim_heap() }  // what the oversized list took goes back
             // Refused within the start-up window: start-up waits for it (until the window closes)
             // while the supervisor retries promptly.
@@ -500,6 +570,12 @@ public actor MultiServerProxy {
             names.append(exposed)
         }
         entries[name]!.renamedForClash = renamed
+        for old in e.toolNames where nameOwners[old] == name { nameOwners[old] = nil }
+        for n in names {
+            if let owner = nameOwners[n], owner != name { clashSuspected = true }
+            nameOwners[n] = name
+        }
+        if renamed { clashSuspected = true }
         entries[name]!.toolNames = names
         entries[name]!.toolRoutes = routes
         entries[name]!.toolBytes = bytes
@@ -511,6 +587,9 @@ public actor MultiServerProxy {
     /// (and rebuilt again at each rebuild while renamed, so the names depend only on the set).
     /// Never merges two servers' routes. Costs one dictionary insert per tool when nothing clashes.
     func resolveNameClashes() {
+        // Nothing to do unless a clash was seen (or a renamed server may get its names back).
+        guard clashSuspected else { return }
+        clashSuspected = false
         var taken: [String: String] = [:]
         for name in order {
             guard let e = entries[name] else { continue }
@@ -528,7 +607,9 @@ public actor MultiServerProxy {
             if let routes = entries[name]?.toolRoutes {
                 for k in routes.keys { taken[k] = name }
             }
+            if entries[name]?.renamedForClash == true { clashSuspected = true }  // check again next time
         }
+        nameOwners = taken
     }
 
     /// Asks for the router to be rebuilt. Bursts (hundreds of backends connecting at once) are
@@ -614,4 +695,7 @@ public actor MultiServerProxy {
 
 
     public func config(_ name: String) -> ServerConfig? { entries[name]?.config }
+
+    /// A stdio server's last stderr lines (nil for HTTP servers).
+    public func stderrTail(_ name: String) -> [String]? { entries[name]?.connection.stderrTail }
 }

@@ -199,6 +199,10 @@ extension StdioServer {
             }
             return
         }
+        // A call that waited runs on another thread than the client's messages: a cancel may have
+        // come since it was admitted, and then it is never sent. (Straight from stdin, nothing can
+        // come between: the cancel is read on this same thread, later.)
+        if parked != nil, !isPending(id, call) { return }
         send(id: id, call: call, conn: conn, route: route, timeoutMillis: backend.timeoutMillis, params: params, reply: reply, retried: false)
     }
 
@@ -206,7 +210,6 @@ extension StdioServer {
         id: RPCID, call: PendingCall, conn: BackendConnection, route: Router.Route, timeoutMillis: Int, params: RawObject,
         reply: @escaping Reply, retried: Bool
     ) {
-        guard isPending(id, call) else { return }  // cancelled before it was sent: never sent
         let bid = conn.makeRequestID()
         let generation = conn.sessionGeneration
         let body = Self.callBody(backendID: bid, tool: route.tool, params: params)

@@ -176,6 +176,13 @@ public enum Redact {
     /// Whether any secret is registered (else nothing needs cleaning).
     public static var hasSecrets: Bool { registry.withLock { !$0.list.isEmpty } }
 
+    /// The values of a stdio server's `env` that look like credentials (the name says KEY, TOKEN,
+    /// SECRET, PASS, AUTH, CRED or PAT).
+    public static func envSecrets(_ env: [(name: String, value: String)]) -> [String] {
+        let marks = ["KEY", "TOKEN", "SECRET", "PASS", "AUTH", "CRED", "PAT"]
+        return env.filter { e in marks.contains { e.name.uppercased().contains($0) } }.map(\.value)
+    }
+
     /// Headers whose values are settings, not credentials.
     static let plainHeaders: Set<String> = [
         "accept", "accept-language", "accept-encoding", "content-type", "content-language", "user-agent",
