@@ -116,7 +116,7 @@ private func entry(_ body: String, key: String = "s", env: [String: String] = [:
         #expect(
             loaded.warnings == [
                 "f.json: mcpServers.s.excludetools: unknown key, ignored",
-                #"f.json: mcpServers.fs: "command" servers (stdio) are not supported by mcpx; skipped (--skip-stdio)"#,
+                "f.json: mcpServers.fs: stdio server skipped (--skip-stdio)",
             ])
     }
 
@@ -182,14 +182,28 @@ private func entry(_ body: String, key: String = "s", env: [String: String] = [:
                 == #"f.json: mcpServers.s: has both "url" and "serverUrl"; give one URL"#)
     }
 
-    @Test func stdioEntriesAreRefused() {
-        #expect(
-            entry(#"{"command": "npx", "args": ["-y", "x"]}"#, key: "fs")
-                == #"f.json: mcpServers.fs: "command" servers (stdio) are not supported by mcpx; use an HTTP URL (or --skip-stdio to skip such entries)"#
-        )
-        #expect(
-            entry(#"{"type": "stdio", "url": "http://h/"}"#)
-                == #"f.json: mcpServers.s: "stdio" servers are not supported by mcpx; use an HTTP URL (or --skip-stdio to skip such entries)"#)
+    @Test func stdioEntries() throws {
+        let loaded = try parse(
+            #"{"mcpServers": {"fs": {"command": "npx", "args": ["-y", "${PKG}"], "env": {"TOKEN": "${T:-t0k3n-value}"}, "cwd": "/tmp"}}}"#,
+            env: ["PKG": "@modelcontextprotocol/server-filesystem"])
+        let c = loaded.entries[0].config
+        #expect(c.transport == .stdio)
+        #expect(c.stdio == ServerConfig.StdioSpec(
+            command: "npx", args: ["-y", "@modelcontextprotocol/server-filesystem"], env: [(name: "TOKEN", value: "t0k3n-value")], cwd: "/tmp"))
+        #expect(c.url == "stdio:npx -y @modelcontextprotocol/server-filesystem")
+        #expect(entry(#"{"type": "stdio", "url": "http://h/"}"#) == #"f.json: mcpServers.s: a stdio server needs "command" (the program to start)"#)
+        #expect(entry(#"{"command": "x", "url": "http://h/"}"#) == #"f.json: mcpServers.s: has both "command" and a URL; give one"#)
+        #expect(entry(#"{"command": "x", "args": "y"}"#) == "f.json: mcpServers.s.args: must be an array of strings, not a string")
+        #expect(entry(#"{"command": "x", "env": {"A": 1}}"#) == "f.json: mcpServers.s.env.A: must be a string, not a number")
+    }
+
+    @Test func shellWords() throws {
+        #expect(try ShellWords.split(#"npx -y '@scope/pkg name' "a \"b\" \$c" d\ e"#) == ["npx", "-y", "@scope/pkg name", #"a "b" $c"#, "d e"])
+        #expect(try ShellWords.split("  ") == [])
+        #expect(try ShellWords.split("''") == [""])
+        #expect(throws: ShellWords.SplitError.self) { try ShellWords.split("'open") }
+        let s = try Options.parseStdioServer("fs=uvx mcp-server-git --repository '/tmp/my repo'")
+        #expect(s.name == "fs" && s.stdio?.command == "uvx" && s.stdio?.args == ["mcp-server-git", "--repository", "/tmp/my repo"])
     }
 
     @Test func urlErrors() {

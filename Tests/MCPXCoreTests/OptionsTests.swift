@@ -9,6 +9,7 @@ private let sampleValues: [String: String] = [
     "--startup-timeout": "2", "--call-timeout": "30", "--max-call-time": "300", "--max-in-flight": "64", "--connect-timeout": "3", "--health-interval": "10",
     "--backoff-cap": "5", "--failure-threshold": "2", "--allow-url": "https://*.example.com/*",
     "--max-message-bytes": "65536", "--log-level": "debug", "--log-file": "/tmp/mcpx.log",
+    "--stdio-server": "fs=npx -y 'some server'", "--allow-command": "npx",
 ]
 
 private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
