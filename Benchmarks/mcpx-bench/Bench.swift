@@ -43,6 +43,11 @@ final class Bench {
             }
         }
 
+        if o.has(.stdio) {
+            for r in 1...o.runs { try stdioRun(r) }
+            for r in 1...o.runs { try stdioScaleRun(r) }
+        }
+
         let endpoints = max(o.has(.scale) ? o.scaleBackends : 0, o.has(.fanout) ? o.fanoutBackends : 0)
         guard endpoints > 0 else { return }
         let extra = max(0, o.toolsPerBackend - singleTools)

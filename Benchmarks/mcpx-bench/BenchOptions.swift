@@ -3,7 +3,7 @@ import Foundation
 /// The bench's settings, from the command line.
 struct BenchOptions {
     enum Phase: String, CaseIterable {
-        case startup, calls, throughput, scale, fanout, direct
+        case startup, calls, throughput, scale, fanout, direct, stdio
     }
 
     var mcpx = ".build/release/mcpx"
@@ -16,6 +16,8 @@ struct BenchOptions {
     var throughputCalls = 100_000
     var concurrency = 32
     var scaleBackends = 500
+    /// Stdio example servers behind one mcpx in the stdio phase's scale run.
+    var stdioServers = 100
     var toolsPerBackend = 20
     var listRepeats = 20
     var fanoutBackends = 100
@@ -35,7 +37,8 @@ struct BenchOptions {
           --mcpx PATH              mcpx binary (default .build/release/mcpx)
           --example-server PATH    example backend (default .build/release/mcpx-example-server)
           --runs N                 runs per figure, the table shows medians (default 5)
-          --only LIST              phases: startup,calls,throughput,scale,fanout,direct (default all)
+          --only LIST              phases: startup,calls,throughput,scale,fanout,direct,stdio (default all)
+          --stdio-servers N        stdio example servers behind one mcpx in the stdio phase (default 100)
           --quick                  smoke run: 1 run, 200+2,000 calls, 10,000 at 32 in flight, 5 lists
           --warmup N               sequential warm-up calls (default 2,000)
           --calls N                sequential calls measured (default 20,000)
@@ -99,7 +102,7 @@ struct BenchOptions {
                 var phases = Set<Phase>()
                 for name in try value().split(separator: ",") {
                     guard let phase = Phase(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                        throw BenchError("--only: unknown phase '\(name)' (startup,calls,throughput,scale,fanout,direct)")
+                        throw BenchError("--only: unknown phase '\(name)' (startup,calls,throughput,scale,fanout,direct,stdio)")
                     }
                     phases.insert(phase)
                 }
@@ -116,6 +119,7 @@ struct BenchOptions {
                 explicit.append { $0.throughputCalls = n }
             case "--concurrency": o.concurrency = try int()
             case "--scale-backends": o.scaleBackends = try int()
+            case "--stdio-servers": o.stdioServers = try int()
             case "--tools": o.toolsPerBackend = try int()
             case "--list-repeats":
                 let n = try int()

@@ -45,6 +45,19 @@ struct Report {
             Row(label: "\(scale): mcpx RSS (MB)", key: "scale_rss_mb", target: "≤ 64", met: { $0 <= 64 }, digits: 1),
             Row(label: fanout, key: "fanout_ms", target: "≈ \(o.sleepMs)",
                 met: { $0 <= Double(o.sleepMs) * 1.5 + 5 }, digits: 1),
+            // Stdio backends: the floor of a call through mcpx is two stdio round trips (client to
+            // mcpx, mcpx to the child), each about the direct one.
+            Row(label: "stdio backend: call p50 (µs)", key: "stdio_call_p50_us", direct: "stdio_direct_call_p50_us",
+                target: "≤ 1.35 × 2 × direct", met: { [r = bench.recorder] v in r.median("stdio_direct_call_p50_us").map { v <= 1.35 * 2 * $0 } ?? false }),
+            Row(label: "stdio backend: call p99 (µs)", key: "stdio_call_p99_us", direct: "stdio_direct_call_p99_us"),
+            Row(label: "stdio backend: calls/s, \(c) in flight", key: "stdio_throughput_cps", direct: "stdio_direct_throughput_cps",
+                target: "≥ 0.45 × direct", met: { [r = bench.recorder] v in r.median("stdio_direct_throughput_cps").map { v >= 0.45 * $0 } ?? false }),
+            Row(label: "stdio backend: mcpx CPU per call, \(c) in flight (µs)", key: "stdio_mcpx_cpu_us_per_call", digits: 1),
+            Row(label: "\(o.stdioServers) stdio servers: start-up to complete tools/list (ms)", key: "stdio_scale_startup_ms",
+                target: "≤ 1,000", met: { $0 <= 1_000 }),
+            Row(label: "\(o.stdioServers) stdio servers: mcpx RSS (MB)", key: "stdio_scale_rss_mb", target: "≤ 40",
+                met: { $0 <= 40 }, digits: 1),
+            Row(label: "\(o.stdioServers) stdio servers: mcpx open fds", key: "stdio_scale_fds"),
         ]
     }
 

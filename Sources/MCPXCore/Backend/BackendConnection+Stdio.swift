@@ -50,6 +50,8 @@ extension BackendConnection {
     public var stderrTail: [String]? {
         guard stdioSpec != nil else { return nil }
         let (c, last) = session.withLock { ($0.stdio, $0.lastStderr) }
-        return c?.stderrTail ?? last
+        // The running process's lines; until it writes any, those of the one before (why it ended).
+        if let tail = c?.stderrTail, !tail.isEmpty { return tail }
+        return last
     }
 }
