@@ -323,7 +323,8 @@ def test_config_file_end_to_end(mcpx_bin, ab, tmp_path):
             "mcpServers.docs.headers.Authorization: environment variable DOCS_TOKEN is not set",
         ),
         ('{"mcpServers": {\n  "docs": {"url": "http://h/"\n}', {}, "invalid JSON at line 3, column 2: unexpected end of file"),
-        ('{"mcpServers": {"fs": {"command": "npx"}}}', {}, 'mcpServers.fs: "command" servers (stdio) are not supported by mcpx'),
+        ('{"mcpServers": {"fs": {"command": "npx", "url": "http://h/"}}}', {}, 'mcpServers.fs: has both "command" and a URL; give one'),
+        ('{"mcpServers": {"fs": {"command": "npx", "args": "-y"}}}', {}, "mcpServers.fs.args: must be an array of strings, not a string"),
     ],
 )
 def test_config_errors_exit_2_before_any_protocol(mcpx_bin, tmp_path, content, env, message):

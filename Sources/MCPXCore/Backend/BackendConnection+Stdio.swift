@@ -45,6 +45,67 @@ extension BackendConnection {
         onProcessExit?(why)
     }
 
+    /// Stops the process if it has had no request for `idleTimeout` seconds and none is waiting;
+    /// its tools stay listed, and the next request starts it again (`wakeUp`). Returns whether it
+    /// stopped it.
+    func stopIfIdle() async -> Bool {
+        guard let idle = stdioSpec?.idleTimeout else { return false }
+        let quiet = Double(monotonicNanos() - lastActivity) / 1e9
+        guard quiet >= idle else { return false }
+        let channel = session.withLock { s -> StdioChannel? in
+            guard let c = s.stdio, c.pendingCount == 0, inFlight.load(ordering: .relaxed) == 0 else { return nil }
+            s.stdio = nil
+            s.idleStopped = true
+            s.lastStderr = c.stderrTail
+            return c
+        }
+        guard let channel else { return false }
+        log.info("\(name): idle for \(Int(quiet)) s: stopping its process (it starts again on the next call)")
+        await channel.close()
+        return true
+    }
+
+    public var isIdleStopped: Bool { session.withLock { $0.idleStopped } }
+
+    /// A request for a process stopped for being idle: start it again (once for all such
+    /// requests) and send them when it is ready. False when the process is not idle-stopped.
+    func wakeUp(
+        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int,
+        completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
+    ) -> Bool {
+        let (accepted, first, caps) = session.withLock { s -> (Bool, Bool, JSONValue) in
+            guard s.idleStopped else { return (false, false, .null) }
+            s.waking.append((body, id, timeoutMillis, completion))
+            return (true, s.waking.count == 1, s.clientCapabilities)
+        }
+        guard accepted else { return false }
+        lastActivityNanos.store(monotonicNanos(), ordering: .relaxed)
+        if first {
+            Task { [self] in
+                log.info("\(name): starting its process again for a call")
+                var failure: BackendError?
+                do throws(BackendError) {
+                    try await handshake(clientCapabilities: caps, timeoutMillis: 10_000)
+                } catch {
+                    failure = error
+                }
+                let queued = session.withLock { s -> [(body: [UInt8], id: RPCID?, timeoutMillis: Int, completion: @Sendable (Result<IncomingMessage?, BackendError>) -> Void)] in
+                    defer { s.waking = [] }
+                    s.idleStopped = failure != nil
+                    return s.waking
+                }
+                for q in queued {
+                    if let failure {
+                        q.completion(.failure(failure))
+                    } else {
+                        post(q.body, expecting: q.id, timeoutMillis: q.timeoutMillis, completion: q.completion)
+                    }
+                }
+            }
+        }
+        return true
+    }
+
     /// The running process's id, its last stderr lines (both nil for HTTP backends).
     public var processID: Int32? { session.withLock { $0.stdio }.map { $0.process.pid } }
     public var stderrTail: [String]? {

@@ -44,6 +44,12 @@ public final class BackendConnection: Sendable {
         var stdio: StdioChannel?
         /// What the last process wrote on stderr, kept after it ended.
         var lastStderr: [String] = []
+        /// The process was stopped for being idle: the next request starts it again.
+        var idleStopped = false
+        /// Requests that wait for an idle-stopped process to be started again.
+        var waking: [(body: [UInt8], id: RPCID?, timeoutMillis: Int, completion: @Sendable (Result<IncomingMessage?, BackendError>) -> Void)] = []
+        /// What the last handshake told the backend of the client (for a restart on demand).
+        var clientCapabilities: JSONValue = .object([:])
     }
 
     let session: Mutex<Session>
@@ -51,6 +57,7 @@ public final class BackendConnection: Sendable {
     let nextID = Atomic<Int64>(1)
     /// Calls in flight to this backend (bounded by the proxy's `maxInFlight`).
     let inFlight = Atomic<Int>(0)
+    let lastActivityNanos = Atomic<UInt64>(monotonicNanos())
 
     /// Which transport the user asked for (`auto` detects it at each handshake).
     public let transport: ServerConfig.Transport
@@ -81,6 +88,15 @@ public final class BackendConnection: Sendable {
             + (stdio.map { Redact.envSecrets($0.env) } ?? Redact.urlSecrets(url))
         Redact.register(secrets)
         session = Mutex(Session(headers: HeaderList(Self.baseHeaders + userHeaders)))
+    }
+
+    /// When a client's request last went to a stdio server (monotonic ns), for `idleTimeout`.
+    var lastActivity: UInt64 { lastActivityNanos.load(ordering: .relaxed) }
+
+    /// A client's request goes to this backend (mcpx's own pings do not count as use).
+    @inline(__always)
+    func noteUse() {
+        if stdioSpec?.idleTimeout != nil { lastActivityNanos.store(monotonicNanos(), ordering: .relaxed) }
     }
 
     /// A backend's secrets are cleaned from every text for as long as its connection exists.
@@ -117,7 +133,9 @@ public final class BackendConnection: Sendable {
             return nil
         }
         if stdioSpec != nil {
-            completion(.failure(BackendError(.unavailable, "the process is not running")))
+            if !wakeUp(body, expecting: id, timeoutMillis: timeoutMillis, completion: completion) {
+                completion(.failure(BackendError(.unavailable, "the process is not running")))
+            }
             return nil
         }
         if let legacy {
@@ -223,6 +241,7 @@ public final class BackendConnection: Sendable {
     public func handshake(clientCapabilities: JSONValue, timeoutMillis: Int) async throws(BackendError) {
         // A fresh session: no session id, no version header, no old stream.
         let (old, oldProcess) = session.withLock { s -> (LegacySSEChannel?, StdioChannel?) in
+            s.clientCapabilities = clientCapabilities
             s.id = nil
             s.protocolVersion = nil
             s.headers = HeaderList(Self.baseHeaders + userHeaders)

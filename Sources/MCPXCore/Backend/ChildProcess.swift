@@ -48,15 +48,26 @@ final class ChildProcess: Sendable {
         return nil
     }
 
-    /// The environment a child gets: mcpx's, with the entry's `env` on top.
+    /// The environment a child gets: mcpx's, with the entry's `env` on top, and how deep in a
+    /// chain of mcpx processes it is (`MCPX_STDIO_DEPTH`).
     static func environment(_ spec: ServerConfig.StdioSpec) -> [String: String] {
         var env = ProcessEnvironment.all()
         for (k, v) in spec.env { env[k] = v }
+        env[depthVariable] = String(currentDepth + 1)
         return env
     }
 
+    /// A client's config usually lists mcpx itself; read as `--config`, every mcpx would start
+    /// another. Each mcpx tells its children how deep they are, and one this deep starts none.
+    static let depthVariable = "MCPX_STDIO_DEPTH"
+    static let maxDepth = 4
+    static var currentDepth: Int { ProcessEnvironment.get(depthVariable).flatMap { Int($0) } ?? 0 }
+
     /// Starts `spec`; throws a clear error when the program cannot be found or run.
     static func spawn(_ spec: ServerConfig.StdioSpec) throws(BackendError) -> ChildProcess {
+        if currentDepth >= maxDepth {
+            throw BackendError(.refused, "not started: this mcpx is \(currentDepth) levels below other mcpx processes (\(depthVariable)); does a config file list mcpx itself? Use --skip-stdio or remove that entry")
+        }
         let env = environment(spec)
         guard let path = resolve(spec.command, environment: env) else {
             throw BackendError(.unavailable, "cannot start \(spec.command): not found in PATH (\(env["PATH"] ?? "unset")) or \(fallbackPath.joined(separator: ":")); give the full path")

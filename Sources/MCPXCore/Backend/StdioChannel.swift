@@ -159,9 +159,14 @@ final class StdioChannel: @unchecked Sendable {
 
     private func handle(_ line: LineSplitter.Line) {
         switch line {
-        case .tooLong(let size, _):
+        case .tooLong(let size, let head):
             onMalformed()
             log.warning("\(name): dropped a \(size)-byte line from the process (over the limit)")
+            // Most likely an answer: the request it answers fails now, as an oversized HTTP
+            // response fails its exchange, instead of waiting for its timeout.
+            if let id = StdioServer.sniffID(head), let c = state.withLock({ $0.pending.removeValue(forKey: id) }) {
+                c(.failure(BackendError(.tooLarge, "answer larger than \(lines.maxLineBytes) bytes (\(size) bytes)")))
+            }
         case .line(let bytes):
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
             guard let msg = try? IncomingMessage(bytes: bytes) else {

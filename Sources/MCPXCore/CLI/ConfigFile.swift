@@ -31,7 +31,7 @@ public enum ConfigFile {
     static let ownKeys: Set<String> =
         Set(urlKeys + allowKeys + denyKeys + ["type", "headers", "enabled", "disabled", "timeout", "prefix"] + stdioKeys)
     /// What a stdio entry (Claude Desktop, Cursor, Claude Code, VS Code) has.
-    static let stdioKeys = ["command", "args", "env", "cwd"]
+    static let stdioKeys = ["command", "args", "env", "cwd", "idleTimeout"]
     /// Keys other clients use that mean nothing to mcpx: ignored without a warning.
     static let foreignKeys: Set<String> = [
         "autoApprove", "alwaysAllow", "description", "note", "notes", "name", "oauth", "auth", "trust",
@@ -204,6 +204,12 @@ public enum ConfigFile {
                 }
             }
             spec.cwd = try string(o, "cwd", at: p)
+            if let t = o["idleTimeout"] {
+                guard let d = t.doubleValue, d.isFinite, d >= 1, d <= 604_800 else {
+                    throw fail(ConfigFile.path(p, "idleTimeout"), "must be a number of seconds from 1 to 604800, not \(t.jsonString.prefix(40))")
+                }
+                spec.idleTimeout = d
+            }
             return spec
         }
 

@@ -196,6 +196,7 @@ public final class StateFile: Sendable {
                 spec.args = e["args"]?.arrayValue?.compactMap(\.stringValue) ?? []
                 for (k, v) in e["env"]?.objectValue ?? [:] { if let s = v.stringValue { spec.env.append((name: k, value: s)) } }
                 spec.cwd = e["cwd"]?.stringValue
+                spec.idleTimeout = e["idleTimeout"]?.doubleValue
                 server.stdio = spec
             }
             snap.servers.append(server)
@@ -223,6 +224,7 @@ public final class StateFile: Sendable {
                 if !spec.args.isEmpty { o["args"] = .array(spec.args.map { .string($0) }) }
                 if !spec.env.isEmpty { o["env"] = .object(JSONObject(spec.env.map { (key: $0.name, value: .string($0.value)) })) }
                 if let cwd = spec.cwd { o["cwd"] = .string(cwd) }
+                if let idle = spec.idleTimeout { o["idleTimeout"] = .double(idle) }
             }
             if let e = server.enabled { o["enabled"] = .bool(e) }
             text += (i == 0 ? "\n    " : ",\n    ") + JSONValue.object(o).jsonString

@@ -223,6 +223,7 @@ extension MultiServerProxy {
             o["command"] = .string(Redact.known(spec.display))
             o["pid"] = e.connection.processID.map { .int(Int64($0)) } ?? .null
             o["restarts"] = .int(Int64(e.restarts))
+            if spec.idleTimeout != nil { o["idle"] = .bool(e.connection.isIdleStopped) }
             if detailed { o["stderrTail"] = .array((e.connection.stderrTail ?? []).map { .string($0) }) }
         }
         return .object(o)

@@ -255,10 +255,20 @@ public actor MultiServerProxy {
             if Task.isCancelled { return }
             if ok {
                 failures = 0
+                var lastPing = monotonicNanos()
                 // Healthy: ping now and then; leave the loop when the backend is found failing.
                 while !Task.isCancelled {
-                    try? await Task.sleep(nanoseconds: UInt64(settings.healthInterval * 1e9))
+                    // A stdio server with an idle timeout is looked at often enough to stop on time.
+                    let idle = entries[name]?.config.stdio?.idleTimeout
+                    let pause = idle.map { min(settings.healthInterval, max(0.2, $0 / 4)) } ?? settings.healthInterval
+                    try? await Task.sleep(nanoseconds: UInt64(pause * 1e9))
                     if Task.isCancelled { return }
+                    if idle != nil, let conn = entries[name]?.connection {
+                        if conn.isIdleStopped { continue }  // no pings: they would start it again
+                        if await conn.stopIfIdle() { continue }
+                        if monotonicNanos() - lastPing < UInt64(settings.healthInterval * 1e9) { continue }
+                    }
+                    lastPing = monotonicNanos()
                     if !(await Task(operation: { await self.healthCheck(name) }).value) { break }
                     await Task { await self.pollLists(name) }.value
                 }

@@ -24,16 +24,23 @@ public struct ServerConfig: Sendable {
         /// Added to mcpx's own environment (these win).
         public var env: [(name: String, value: String)]
         public var cwd: String?
+        /// Seconds without a call after which the process is stopped (its tools stay listed); the
+        /// next call starts it again. nil: it runs as long as mcpx.
+        public var idleTimeout: Double?
 
-        public init(command: String, args: [String] = [], env: [(name: String, value: String)] = [], cwd: String? = nil) {
+        public init(
+            command: String, args: [String] = [], env: [(name: String, value: String)] = [], cwd: String? = nil,
+            idleTimeout: Double? = nil
+        ) {
             self.command = command
             self.args = args
             self.env = env
             self.cwd = cwd
+            self.idleTimeout = idleTimeout
         }
 
         public static func == (a: StdioSpec, b: StdioSpec) -> Bool {
-            a.command == b.command && a.args == b.args && a.cwd == b.cwd
+            a.command == b.command && a.args == b.args && a.cwd == b.cwd && a.idleTimeout == b.idleTimeout
                 && a.env.map(\.name) == b.env.map(\.name) && a.env.map(\.value) == b.env.map(\.value)
         }
 

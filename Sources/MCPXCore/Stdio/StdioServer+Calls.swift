@@ -211,6 +211,7 @@ extension StdioServer {
         reply: @escaping Reply, retried: Bool
     ) {
         let bid = conn.makeRequestID()
+        conn.noteUse()
         let generation = conn.sessionGeneration
         let body = Self.callBody(backendID: bid, tool: route.tool, params: params)
         let start = monotonicNanos()

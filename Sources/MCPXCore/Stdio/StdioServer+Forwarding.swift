@@ -110,6 +110,7 @@ extension StdioServer {
             return
         }
         let timeout = router.snapshot.backends[server]?.timeoutMillis ?? 60_000
+        conn.noteUse()
         // Progress the backend reports on the client's token reaches the client while this runs.
         let token = params["_meta"]?["progressToken"]
         if let token { proxy.progressTokens.register(token, server: server) }
