@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds mcpx, starts two example backends on loopback and runs a real multiplexed session
+# Builds mcpx, starts two example HTTP backends on loopback (and mcpx one stdio backend) and runs a real multiplexed session
 # through mcpx, printing the transcript. Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."

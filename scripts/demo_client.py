@@ -89,7 +89,9 @@ def main():
         docs_p, docs_url = start_backend(a.example_server, "docs", ["--weird-names"])
         extra_p, extra_url = start_backend(a.example_server, "extra")
         procs += [main_p, docs_p, extra_p]
-        argv = [a.mcpx, "--stdio", "--servers", f"main={main_url},docs={docs_url}"]
+        # Two HTTP backends and one stdio backend (a process mcpx starts and supervises itself).
+        argv = [a.mcpx, "--stdio", "--servers", f"main={main_url},docs={docs_url}",
+                "--stdio-server", f"local={a.example_server} --stdio --name local"]
         print("$ " + " ".join(argv) + "\n")
         s = Session(argv)
         s.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
@@ -101,6 +103,7 @@ def main():
         s.request("tools/call", {"name": "docs__add", "arguments": {"a": 2, "b": 40}})
         s.request("tools/call", {"name": "main__whoami", "arguments": {}})
         s.request("tools/call", {"name": "docs__whoami", "arguments": {}})
+        s.request("tools/call", {"name": "local__whoami", "arguments": {}})
         s.request("tools/call", {"name": "main__progress", "arguments": {"steps": 3, "delay_ms": 50},
                                  "_meta": {"progressToken": "demo-1"}})
         s.request("tools/call", {"name": "manage", "arguments": {"action": "add", "name": "extra", "url": extra_url}})
