@@ -61,15 +61,19 @@ int mcpx_spawn(const char *path, char *const argv[], char *const envp[], const c
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(127);  // mcpx died before the line above took effect
 #endif
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        // Default dispositions first, then unmask: no handler of mcpx's runs in the child.
         for (int s = 1; s < 32; s++) {
             if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
         }
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        // dup2 onto the same number keeps close-on-exec (mcpx started with 0, 1 or 2 closed).
+        int ends[3] = {in[0], out[1], err[1]};
+        for (int target = 0; target < 3; target++) {
+            if (ends[target] == target) fcntl(target, F_SETFD, 0);
+            else dup2(ends[target], target);
+        }
         if (cwd != NULL && chdir(cwd) != 0) {
             int e = errno;
             (void)!write(report[1], &e, sizeof e);

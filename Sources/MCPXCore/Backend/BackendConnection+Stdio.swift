@@ -4,45 +4,83 @@ extension BackendConnection {
     /// The longest line a stdio server may write (as for a response over HTTP).
     var maxStdioLineBytes: Int { maxResponseBytes }
 
-    /// Starts the process and runs the initialize handshake on its pipes.
+    /// Starts the process and runs the initialize handshake on its pipes. The channel becomes the
+    /// connection's only once the handshake is complete (`notifications/initialized` sent), so no
+    /// other request reaches the process before; and only if no other handshake or `close` came
+    /// since this one began (`stdioEpoch`), else this process is stopped again.
     func stdioHandshake(_ params: JSONValue, timeoutMillis: Int) async throws(BackendError) {
         guard let spec = stdioSpec else { throw BackendError(.refused, "no command to start") }
-        let process = try ChildProcess.spawn(spec)
+        #if !os(Linux)
+        throw BackendError(.refused, "stdio servers need Linux for now (mcpx watches their pipes with epoll)")
+        #else
+        let epoch = session.withLock { s -> Int in
+            s.stdioEpoch += 1
+            return s.stdioEpoch
+        }
+        let process = try await ChildProcess.spawn(spec, on: loop)
         let channel = StdioChannel(
             name: name, process: process, loop: loop, log: log, maxLineBytes: maxStdioLineBytes,
             onMessage: onMessage,
             onMalformed: { [weak self] in self?.stats.withLock { $0.malformedMessages += 1 } },
-            onExit: { [weak self] why in self?.processEnded(why) })
+            onExit: { [weak self] why, lived in self?.processEnded(why, lived: lived) })
         channel.start()
-        session.withLock { $0.stdio = channel }
         do throws(BackendError) {
-            let result = try await call("initialize", params, timeoutMillis: timeoutMillis)
-            guard case .string(let version)? = result["protocolVersion"], Self.supportedVersions.contains(version) else {
+            let id = RPCID.int(makeRequestID())
+            let answer = await withCheckedContinuation { c in
+                channel.send(Message.request(id: id, method: "initialize", params: params), expecting: id, timeoutMillis: timeoutMillis) {
+                    c.resume(returning: $0)
+                }
+            }
+            let m: IncomingMessage
+            switch answer {
+            case .success(let msg?): m = msg
+            case .success(nil): throw BackendError(.protocolViolation, "no answer to initialize")
+            case .failure(let e): throw e
+            }
+            if case .errorResponse = m.kind {
+                throw BackendError(.protocolViolation, "initialize failed: \(redact(m.raw.value("error")?["message"]?.stringValue ?? "error"))")
+            }
+            guard let result = m.raw.value("result"), case .string(let version)? = result["protocolVersion"],
+                Self.supportedVersions.contains(version)
+            else {
                 throw BackendError(.protocolViolation, "initialize result has no supported protocolVersion")
             }
             adopt(result, version: version, sessionID: nil)
+            channel.send(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: 0) { _ in }
         } catch {
-            session.withLock { if $0.stdio === channel { $0.stdio = nil } }
             await channel.close()
+            let tail = channel.stderrTail
+            session.withLock { $0.lastStderr = tail }  // shown in proxy_status and mcpx check
             // What the process said on its way out is often the only clue.
             if let last = channel.stderrTail.last, !error.message.contains("last stderr") {
                 throw BackendError(error.kind, "\(error.message); last stderr: \(last.prefix(300))", status: error.status)
             }
             throw error
         }
-        await sendInitialized(timeoutMillis: timeoutMillis)
+        let installed = session.withLock { s -> Bool in
+            guard s.stdioEpoch == epoch, s.stdio == nil else { return false }
+            s.stdio = channel
+            s.idleStopped = false
+            return true
+        }
+        if !installed {
+            await channel.close()
+            throw BackendError(.cancelled, "the server was stopped or restarted while starting")
+        }
+        #endif
     }
 
     /// The process ended by itself: forget it, so the next request fails at once and the proxy
-    /// restarts it.
-    func processEnded(_ why: String) {
-        session.withLock { s in
-            if let c = s.stdio, !c.isOpen {
-                s.lastStderr = c.stderrTail
-                s.stdio = nil
-            }
+    /// restarts it (`lived`: how long it ran, in seconds).
+    func processEnded(_ why: String, lived: Double) {
+        let current = session.withLock { s -> Bool in
+            guard let c = s.stdio, !c.isOpen else { return false }
+            s.lastStderr = c.stderrTail
+            s.stdio = nil
+            return true
         }
-        onProcessExit?(why)
+        // A process that never became the connection's (its handshake failed) is the attempt's to report.
+        if current { onProcessExit?(why, lived) }
     }
 
     /// Stops the process if it has had no request for `idleTimeout` seconds and none is waiting;
@@ -53,7 +91,10 @@ extension BackendConnection {
         let quiet = Double(monotonicNanos() - lastActivity) / 1e9
         guard quiet >= idle else { return false }
         let channel = session.withLock { s -> StdioChannel? in
-            guard let c = s.stdio, c.pendingCount == 0, inFlight.load(ordering: .relaxed) == 0 else { return nil }
+            // Checked again under the lock: a request noted its use just before it is sent.
+            guard Double(monotonicNanos() - lastActivity) / 1e9 >= idle, let c = s.stdio, c.pendingCount == 0,
+                inFlight.load(ordering: .relaxed) == 0
+            else { return nil }
             s.stdio = nil
             s.idleStopped = true
             s.lastStderr = c.stderrTail

@@ -46,6 +46,9 @@ public final class BackendConnection: Sendable {
         var lastStderr: [String] = []
         /// The process was stopped for being idle: the next request starts it again.
         var idleStopped = false
+        /// Bumped by every stdio handshake and every close: a handshake installs its process only
+        /// if nothing else began since it did.
+        var stdioEpoch = 0
         /// Requests that wait for an idle-stopped process to be started again.
         var waking: [(body: [UInt8], id: RPCID?, timeoutMillis: Int, completion: @Sendable (Result<IncomingMessage?, BackendError>) -> Void)] = []
         /// What the last handshake told the backend of the client (for a restart on demand).
@@ -63,13 +66,14 @@ public final class BackendConnection: Sendable {
     public let transport: ServerConfig.Transport
     /// For a stdio server: the process to start at each handshake.
     let stdioSpec: ServerConfig.StdioSpec?
-    /// For a stdio server: runs when its process ends on its own (not stopped by mcpx).
-    let onProcessExit: (@Sendable (String) -> Void)?
+    /// For a stdio server: runs when its process ends on its own (not stopped by mcpx), with why
+    /// and how many seconds it ran.
+    let onProcessExit: (@Sendable (String, Double) -> Void)?
 
     public init(
         name: String, url: String, headers: [(name: String, value: String)], transport: ServerConfig.Transport = .auto,
         loop: CurlLoop, log: Logger, maxResponseBytes: Int = 32 << 20, stdio: ServerConfig.StdioSpec? = nil,
-        onProcessExit: (@Sendable (String) -> Void)? = nil, onMessage: @escaping @Sendable (IncomingMessage) -> Void
+        onProcessExit: (@Sendable (String, Double) -> Void)? = nil, onMessage: @escaping @Sendable (IncomingMessage) -> Void
     ) {
         self.name = name
         self.stdioSpec = stdio
@@ -439,6 +443,7 @@ public final class BackendConnection: Sendable {
     public func close(timeoutMillis: Int = 1_000) async {
         closeEventStream()
         if let stdio = session.withLock({ s -> StdioChannel? in
+            s.stdioEpoch += 1  // a handshake still under way stops its process instead of installing it
             defer { s.stdio = nil }
             return s.stdio
         }) {

@@ -63,7 +63,23 @@ final class ChildProcess: Sendable {
     static let maxDepth = 4
     static var currentDepth: Int { ProcessEnvironment.get(depthVariable).flatMap { Int($0) } ?? 0 }
 
-    /// Starts `spec`; throws a clear error when the program cannot be found or run.
+    /// Starts `spec` from the loop thread, which lives as long as mcpx: `PR_SET_PDEATHSIG` fires
+    /// when the *thread* that forked exits, and the concurrency pool's threads come and go.
+    static func spawn(_ spec: ServerConfig.StdioSpec, on loop: CurlLoop) async throws(BackendError) -> ChildProcess {
+        let r: Result<ChildProcess, BackendError> = await withCheckedContinuation { c in
+            let scheduled = loop.onLoop {
+                do throws(BackendError) {
+                    c.resume(returning: .success(try spawn(spec)))
+                } catch {
+                    c.resume(returning: .failure(error))
+                }
+            }
+            if !scheduled { c.resume(returning: .failure(BackendError(.cancelled, "mcpx is shutting down"))) }
+        }
+        return try r.get()
+    }
+
+    /// Starts `spec` from the calling thread; throws a clear error when the program cannot be found or run.
     static func spawn(_ spec: ServerConfig.StdioSpec) throws(BackendError) -> ChildProcess {
         if currentDepth >= maxDepth {
             throw BackendError(.refused, "not started: this mcpx is \(currentDepth) levels below other mcpx processes (\(depthVariable)); does a config file list mcpx itself? Use --skip-stdio or remove that entry")
@@ -115,9 +131,10 @@ final class ChildProcess: Sendable {
         return "killed by signal \(sig)"
     }
 
-    /// Sends `signal` to the child's process group (and to the child, should the group be gone).
+    /// Sends `signal` to the child's process group (and to the child, should the group be gone,
+    /// but only while it is not reaped: a reaped pid may belong to another process by now).
     func signalGroup(_ signal: Int32) {
-        if kill(-pid, signal) != 0 { _ = kill(pid, signal) }
+        if kill(-pid, signal) != 0 && exit.withLock({ $0 == nil }) { _ = kill(pid, signal) }
     }
 
     /// Stops the child (its stdin already closed by the caller): waits `grace` for it to exit,

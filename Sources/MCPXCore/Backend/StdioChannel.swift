@@ -22,8 +22,9 @@ final class StdioChannel: @unchecked Sendable {
     let log: Logger
     let onMessage: @Sendable (IncomingMessage) -> Void
     let onMalformed: @Sendable () -> Void
-    /// Runs once when the child's stdout ends (it exited, or closed it): with why.
-    let onExit: @Sendable (String) -> Void
+    /// Runs once when the child's stdout ends (it exited, or closed it): with why, and how many
+    /// seconds it ran.
+    let onExit: @Sendable (String, Double) -> Void
 
     static let stderrLines = 64
     static let stderrLineBytes = 1_000
@@ -48,7 +49,7 @@ final class StdioChannel: @unchecked Sendable {
     init(
         name: String, process: ChildProcess, loop: CurlLoop, log: Logger, maxLineBytes: Int,
         onMessage: @escaping @Sendable (IncomingMessage) -> Void, onMalformed: @escaping @Sendable () -> Void,
-        onExit: @escaping @Sendable (String) -> Void
+        onExit: @escaping @Sendable (String, Double) -> Void
     ) {
         self.name = name
         self.process = process
@@ -96,10 +97,15 @@ final class StdioChannel: @unchecked Sendable {
             }
         }
         let line = body + [0x0A]
-        loop.onLoop { [self] in
+        let scheduled = loop.onLoop { [self] in
             state.withLock { $0.outbox.append(contentsOf: line) }
             flush()
             if id == nil { completion(.success(nil)) }
+        }
+        if !scheduled {
+            // The loop is stopping: the message cannot go out; it is answered here, once.
+            if let id { _ = state.withLock { $0.pending.removeValue(forKey: id) } }
+            completion(.failure(BackendError(.cancelled, "mcpx is shutting down")))
         }
     }
 
@@ -225,19 +231,22 @@ final class StdioChannel: @unchecked Sendable {
         stdoutWatch = nil
         closeStdin()
         let (pending, tail, deliberate) = state.withLock { s -> ([Completion], [String], Bool) in
-            let deliberate = s.closed  // `close` ended it: nothing to report
+            let deliberate = s.closed  // `close` ended it: it answers what is still waiting
             s.closed = true
+            if deliberate { return ([], s.stderrTail, true) }
             defer { s.pending = [:] }
-            return (Array(s.pending.values), s.stderrTail, deliberate)
+            return (Array(s.pending.values), s.stderrTail, false)
         }
         if deliberate { return }
         Task { [process, onExit] in
-            // Give it a moment to exit, so the reason can say how.
-            _ = await process.waitExit(seconds: 0.2)
-            var why = process.reap().map { "the process \(ChildProcess.describe($0))" } ?? "the process closed its stdout"
+            // It exits, or (having only closed its stdout) is stopped: either way it is reaped.
+            let exited = await process.waitExit(seconds: 0.2)
+            if !exited { await process.stop(grace: 0.2) }
+            var why = exited ? (process.reap().map { "the process \(ChildProcess.describe($0))" } ?? "the process ended")
+                : "the process closed its stdout (stopped)"
             if let last = tail.last { why += "; last stderr: \(last.prefix(300))" }
             for c in pending { c(.failure(BackendError(.unavailable, why))) }
-            onExit(why)
+            onExit(why, Double(monotonicNanos() - process.started) / 1e9)
         }
     }
 
@@ -257,10 +266,7 @@ final class StdioChannel: @unchecked Sendable {
                 closeStdin()
                 c.resume()
             }
-            if !scheduled {
-                closeDescriptor(process.stdinFD)
-                c.resume()
-            }
+            if !scheduled { c.resume() }  // the loop is gone: the signals below stop the child
         }
         await process.stop()
         let pending = state.withLock { s -> [Completion] in

@@ -85,8 +85,8 @@ final class BackendEvents: Sendable {
     }
 
     /// A stdio server's process ended on its own.
-    func processExited(server: String, _ why: String) {
-        Task { await self.owner?.processExited(server, why) }
+    func processExited(server: String, _ why: String, lived: Double) {
+        Task { await self.owner?.processExited(server, why, lived: lived) }
     }
 
     /// One refresh in flight and one queued per list of a backend; further changes are counted.

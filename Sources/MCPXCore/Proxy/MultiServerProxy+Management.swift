@@ -131,20 +131,10 @@ extension MultiServerProxy {
     }
 
     /// Starts the health loop of a backend that has just connected (no second handshake).
+    /// Supervises a backend that has just connected: the health loop (and idle stops) first.
     func startSupervisorAfterConnect(_ name: String) {
         entries[name]?.supervisor?.cancel()
-        entries[name]?.supervisor = Task { [weak self] in
-            guard let self else { return }
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: UInt64(self.settings.healthInterval * 1e9))
-                if Task.isCancelled { return }
-                if !(await self.healthCheck(name)) {
-                    await self.startSupervisor(name)
-                    return
-                }
-                await self.pollLists(name)
-            }
-        }
+        entries[name]?.supervisor = Task { [weak self] in await self?.supervise(name, alreadyConnected: true) }
     }
 
     func remove(_ name: String) async -> JSONValue {

@@ -146,7 +146,7 @@ public actor MultiServerProxy {
         let name = s.name
         return BackendConnection(
             name: s.name, url: s.url, headers: s.headers, transport: s.transport, loop: loop, log: log, stdio: s.stdio,
-            onProcessExit: { why in events.processExited(server: name, why) },
+            onProcessExit: { why, lived in events.processExited(server: name, why, lived: lived) },
             onMessage: { msg in events.handle(server: name, msg) })
     }
 
@@ -247,11 +247,13 @@ public actor MultiServerProxy {
     /// Each step runs in a task of its own. A task keeps the memory its deepest chain of awaits
     /// needed until it ends, and this loop lives as long as the backend: with the steps inline,
     /// 500 backends held about 12 MB of task memory after start-up.
-    func supervise(_ name: String) async {
+    func supervise(_ name: String, alreadyConnected: Bool = false) async {
         var failures = 0
+        var connected = alreadyConnected
         while !Task.isCancelled {
             guard let e = entries[name], e.config.enabled else { return }
-            let ok = await Task { await self.attemptConnect(name) }.value
+            let ok = connected ? true : await Task { await self.attemptConnect(name) }.value
+            connected = false
             if Task.isCancelled { return }
             if ok {
                 failures = 0
@@ -310,11 +312,10 @@ public actor MultiServerProxy {
 
     /// A stdio server's process ended by itself: its calls have failed; mark it and start it
     /// again (at once the first time, with backoff when it keeps crashing soon after starting).
-    func processExited(_ name: String, _ why: String) {
-        guard let e = entries[name], e.config.enabled, !shuttingDown else { return }
-        let lived = e.config.lastConnectedAt.map { wallClockSeconds() - $0 } ?? 0
+    func processExited(_ name: String, _ why: String, lived: Double) {
+        // An attempt under way reports its own failure (and counts it): not twice.
+        guard let e = entries[name], e.config.enabled, !shuttingDown, !e.attemptRunning else { return }
         entries[name]!.quickCrashes = lived < Self.quickCrashSeconds ? e.quickCrashes + 1 : 0
-        entries[name]!.restarts += 1
         let crashLoop = entries[name]!.quickCrashes >= Self.crashLoopThreshold
         entries[name]!.config.status = crashLoop ? .crashLoop : .failed
         entries[name]!.config.lastError = "process ended: \(why)"
@@ -347,6 +348,8 @@ public actor MultiServerProxy {
         }
         entries[name]?.attemptRunning = true
         entries[name]?.attemptInProgress = true
+        // Every start of a stdio server's process after its first is a restart.
+        if e.config.stdio != nil && e.config.connectAttempts > 0 { entries[name]?.restarts += 1 }
         entries[name]?.config.connectAttempts += 1
         if e.config.status != .ready { entries[name]?.config.status = e.firstAttemptDone ? e.config.status : .connecting }
         let conn = e.connection
@@ -482,6 +485,8 @@ public actor MultiServerProxy {
     /// A call saw a transport failure: count it, and open the circuit when the backend keeps failing.
     public func reportFailure(_ name: String, _ error: BackendError) {
         guard let e = entries[name], e.config.status == .ready else { return }
+        // A stdio server's process ending is handled (with its backoff) by `processExited`.
+        if e.config.stdio != nil && error.kind == .unavailable { return }
         let consecutive = e.connection.statsSnapshot.consecutiveFailures
         if error.kind == .unavailable || consecutive >= settings.failureThreshold {
             markFailed(name, error.message)
@@ -495,6 +500,8 @@ public actor MultiServerProxy {
     public func ensureReady(_ name: String) async -> Bool {
         guard let e = entries[name], e.config.enabled else { return false }
         if e.config.status == .ready { return true }
+        // A stdio server that keeps crashing is restarted on its backoff, not by each call.
+        if e.config.stdio != nil && e.quickCrashes > 0 && !e.attemptInProgress { return false }
         if !e.attemptInProgress {
             let now = monotonicNanos()
             if now - e.lastPoke < 1_000_000_000 { return false }
