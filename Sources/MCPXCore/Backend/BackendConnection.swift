@@ -66,6 +66,10 @@ public final class BackendConnection: Sendable {
     public let transport: ServerConfig.Transport
     /// For a stdio server: the process to start at each handshake.
     let stdioSpec: ServerConfig.StdioSpec?
+    /// A stdio server with an idle timeout: calls note when they happen (a plain flag for the hot path).
+    let tracksIdle: Bool
+    /// Built once; see `countMalformed`.
+    let malformedCounter: MalformedCounter
     /// For a stdio server: runs when its process ends on its own (not stopped by mcpx), with why
     /// and how many seconds it ran.
     let onProcessExit: (@Sendable (String, Double) -> Void)?
@@ -77,6 +81,8 @@ public final class BackendConnection: Sendable {
     ) {
         self.name = name
         self.stdioSpec = stdio
+        self.tracksIdle = stdio?.idleTimeout != nil
+        self.malformedCounter = MalformedCounter()
         self.onProcessExit = onProcessExit
         self.transport = transport
         self.url = url
@@ -92,7 +98,11 @@ public final class BackendConnection: Sendable {
             + (stdio.map { Redact.envSecrets($0.env) } ?? Redact.urlSecrets(url))
         Redact.register(secrets)
         session = Mutex(Session(headers: HeaderList(Self.baseHeaders + userHeaders)))
+        malformedCounter.connection = self
     }
+
+    /// Counts a malformed message (one closure for every exchange: none is made per call).
+    var countMalformed: @Sendable () -> Void { malformedCounter.counter }
 
     /// When a client's request last went to a stdio server (monotonic ns), for `idleTimeout`.
     var lastActivity: UInt64 { lastActivityNanos.load(ordering: .relaxed) }
@@ -100,7 +110,7 @@ public final class BackendConnection: Sendable {
     /// A client's request goes to this backend (mcpx's own pings do not count as use).
     @inline(__always)
     func noteUse() {
-        if stdioSpec?.idleTimeout != nil { lastActivityNanos.store(monotonicNanos(), ordering: .relaxed) }
+        if tracksIdle { lastActivityNanos.store(monotonicNanos(), ordering: .relaxed) }
     }
 
     /// A backend's secrets are cleaned from every text for as long as its connection exists.
@@ -157,7 +167,7 @@ public final class BackendConnection: Sendable {
                 default: onMessage(msg)
                 }
             },
-            onMalformed: { self.stats.withLock { $0.malformedMessages += 1 } },
+            onMalformed: countMalformed,
             onHeaders: onHeaders,
             completion: { outcome in
                 switch outcome {
@@ -466,5 +476,17 @@ public final class BackendConnection: Sendable {
                     onHead: { _, _ in true }, onData: { _ in true }, onDone: { _ in c.resume() }))
         }
         session.withLock { $0.id = nil }
+    }
+}
+
+/// The one closure that counts malformed messages of a connection, made when the connection is.
+/// Written only while the connection is being made (`connection`, once), read after.
+final class MalformedCounter: @unchecked Sendable {
+    /// Weak: the connection owns this.
+    weak var connection: BackendConnection?
+    private(set) var counter: @Sendable () -> Void = {}
+
+    init() {
+        counter = { [weak self] in self?.connection?.stats.withLock { $0.malformedMessages += 1 } }
     }
 }

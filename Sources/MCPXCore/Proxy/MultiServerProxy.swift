@@ -103,6 +103,7 @@ public actor MultiServerProxy {
     /// another server asks the next router rebuild to resolve clashes (`resolveNameClashes`).
     var nameOwners: [String: String] = [:]
     var clashSuspected = false
+    var trimmedAfterStartup = false
     /// Stdio servers being started now, and those waiting for their turn (`maxConcurrentSpawns`).
     var spawning = 0
     var spawnWaiters: [CheckedContinuation<Void, Never>] = []
@@ -209,6 +210,12 @@ public actor MultiServerProxy {
     /// Resumes `waitForCatalogs` once every backend's first catalog fetch has ended (or start-up's
     /// bound has passed).
     func checkCatalogsDone() {
+        if !trimmedAfterStartup && catalogsDone && order.allSatisfy({ entries[$0]?.firstCatalogDone ?? true }) {
+            // Start-up parsed every backend's lists on the pool's threads: hand back what their
+            // malloc arenas keep free.
+            trimmedAfterStartup = true
+            Task.detached { _ = mcpx_trim_heap() }
+        }
         guard !catalogWaiters.isEmpty, catalogsDone else { return }
         let w = catalogWaiters
         catalogWaiters = []
@@ -267,7 +274,9 @@ public actor MultiServerProxy {
                     if Task.isCancelled { return }
                     if idle != nil, let conn = entries[name]?.connection {
                         if conn.isIdleStopped { continue }  // no pings: they would start it again
-                        if await conn.stopIfIdle() { continue }
+                        // In a task of its own, like every step here (see above): its awaits
+                        // must not grow the memory this long-lived loop keeps.
+                        if await Task(operation: { await conn.stopIfIdle() }).value { continue }
                         if monotonicNanos() - lastPing < UInt64(settings.healthInterval * 1e9) { continue }
                     }
                     lastPing = monotonicNanos()
