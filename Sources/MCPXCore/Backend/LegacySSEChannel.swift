@@ -5,9 +5,9 @@ import Synchronization
 /// The 2024-11-05 HTTP+SSE transport: one long GET stream carries every server message; each
 /// client message is POSTed to the `endpoint` the stream announced first.
 ///
-/// Responses arrive on the stream, so requests wait in `pending` by id, each with its own deadline.
+/// Responses arrive on the stream, so requests wait in `requests` by id, each with its own deadline.
 final class LegacySSEChannel: Sendable {
-    typealias Completion = @Sendable (Result<IncomingMessage?, BackendError>) -> Void
+    typealias Completion = StreamRequests.Completion
 
     let sseURL: String
     /// On this machine: no proxy (the endpoint has the same origin).
@@ -20,7 +20,6 @@ final class LegacySSEChannel: Sendable {
 
     struct State {
         var endpoint: String?
-        var pending: [RPCID: Completion] = [:]
         var closed = false
         var stream: HTTPTransfer?
         var connectWaiter: CheckedContinuation<Result<String, BackendError>, Never>?
@@ -28,6 +27,7 @@ final class LegacySSEChannel: Sendable {
     }
 
     let state: Mutex<State>
+    let requests = StreamRequests()
 
     init(sseURL: String, loop: CurlLoop, headers: HeaderList, maxBytes: Int, onMessage: @escaping @Sendable (IncomingMessage) -> Void,
         onMalformed: @escaping @Sendable () -> Void
@@ -107,44 +107,28 @@ final class LegacySSEChannel: Sendable {
                 onMalformed()
                 continue
             }
-            switch msg.kind {
-            case .response(let id), .errorResponse(let id?):
-                if let c = state.withLock({ $0.pending.removeValue(forKey: id) }) { c(.success(msg)) }
-            default:
-                onMessage(msg)
-            }
+            requests.deliver(msg, other: onMessage)
         }
         return !overflow
     }
 
     private func streamEnded(_ why: String) {
         resolveConnect(.failure(BackendError(.unavailable, "event stream ended: \(why)")))
-        let pending = state.withLock { s -> [Completion] in
+        state.withLock { s in
             s.closed = true
             s.stream = nil  // the stream's callbacks hold this channel: let both go
-            defer { s.pending = [:] }
-            return Array(s.pending.values)
         }
-        for c in pending { c(.failure(BackendError(.unavailable, "event stream ended: \(why)"))) }
+        requests.failAll(BackendError(.unavailable, "event stream ended: \(why)"))
     }
 
     var isOpen: Bool { state.withLock { !$0.closed && $0.endpoint != nil } }
 
     /// POSTs one message to the endpoint; a request's answer comes on the stream.
     func send(_ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, completion: @escaping Completion) -> HTTPTransfer? {
-        let endpoint: String? = state.withLock { s in
-            guard !s.closed, let e = s.endpoint else { return nil }
-            if let id { s.pending[id] = completion }
-            return e
-        }
-        guard let endpoint else {
+        let endpoint: String? = state.withLock { s in s.closed ? nil : s.endpoint }
+        guard let endpoint, id.map({ requests.add($0, timeoutMillis: timeoutMillis, completion) }) ?? true else {
             completion(.failure(BackendError(.unavailable, "event stream is closed")))
             return nil
-        }
-        if let id, timeoutMillis > 0 {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) { [self] in
-                if let c = state.withLock({ $0.pending.removeValue(forKey: id) }) { c(.failure(BackendError(.timeout, "timed out"))) }
-            }
         }
         let status = StatusBox()
         let t = HTTPTransfer(
@@ -158,7 +142,7 @@ final class LegacySSEChannel: Sendable {
                 // The POST itself: 2xx means accepted; the answer to a request comes on the stream.
                 let err = err ?? ((200..<300).contains(status.code) ? nil : HTTPError(.other, "HTTP \(status.code)"))
                 if let err {
-                    let c = id.flatMap { i in state.withLock { $0.pending.removeValue(forKey: i) } } ?? (id == nil ? completion : nil)
+                    let c = id.flatMap { requests.take($0) } ?? (id == nil ? completion : nil)
                     c?(.failure(BackendError(err)))
                 } else if id == nil {
                     completion(.success(nil))
@@ -168,10 +152,10 @@ final class LegacySSEChannel: Sendable {
         return t
     }
 
-    var pendingCount: Int { state.withLock { $0.pending.count } }
+    var pendingCount: Int { requests.count }
 
     /// Forgets a request (cancelled by the client).
-    func forget(_ id: RPCID) { _ = state.withLock { $0.pending.removeValue(forKey: id) } }
+    func forget(_ id: RPCID) { _ = requests.take(id) }
 
     func close() {
         let t = state.withLock { s -> HTTPTransfer? in

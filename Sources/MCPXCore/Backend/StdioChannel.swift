@@ -14,7 +14,7 @@ import Darwin
 /// by id; everything else the child writes goes to `onMessage`. stderr is never read as protocol
 /// and never blocks the child: it is read as it comes, and only its last lines are kept.
 final class StdioChannel: @unchecked Sendable {
-    typealias Completion = @Sendable (Result<IncomingMessage?, BackendError>) -> Void
+    typealias Completion = StreamRequests.Completion
 
     let name: String
     let process: ChildProcess
@@ -29,8 +29,10 @@ final class StdioChannel: @unchecked Sendable {
     static let stderrLines = 64
     static let stderrLineBytes = 1_000
 
+    /// Requests waiting for their answer on stdout.
+    let requests = StreamRequests()
+
     struct State {
-        var pending: [RPCID: Completion] = [:]
         /// Bytes for the child's stdin that it has not taken yet (loop thread).
         var outbox: [UInt8] = []
         var closed = false
@@ -74,7 +76,7 @@ final class StdioChannel: @unchecked Sendable {
         loop.addPipe(inp)
     }
 
-    var pendingCount: Int { state.withLock { $0.pending.count } }
+    var pendingCount: Int { requests.count }
     var stderrTail: [String] { state.withLock { $0.stderrTail } }
     var isOpen: Bool { state.withLock { !$0.closed } }
 
@@ -82,19 +84,10 @@ final class StdioChannel: @unchecked Sendable {
 
     /// Writes one message; a request's answer comes to `completion` when the child writes it.
     func send(_ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, completion: @escaping Completion) {
-        let accepted = state.withLock { s -> Bool in
-            if s.closed { return false }
-            if let id { s.pending[id] = completion }
-            return true
-        }
-        guard accepted else {
+        let open = !state.withLock { $0.closed }
+        guard open, id.map({ requests.add($0, timeoutMillis: timeoutMillis, completion) }) ?? true else {
             completion(.failure(BackendError(.unavailable, "the process is not running")))
             return
-        }
-        if let id, timeoutMillis > 0 {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(timeoutMillis)) { [self] in
-                if let c = state.withLock({ $0.pending.removeValue(forKey: id) }) { c(.failure(BackendError(.timeout, "timed out"))) }
-            }
         }
         let line = body + [0x0A]
         let scheduled = loop.onLoop { [self] in
@@ -104,8 +97,10 @@ final class StdioChannel: @unchecked Sendable {
         }
         if !scheduled {
             // The loop is stopping: the message cannot go out; it is answered here, once.
-            if let id { _ = state.withLock { $0.pending.removeValue(forKey: id) } }
-            completion(.failure(BackendError(.cancelled, "mcpx is shutting down")))
+            // The loop is stopping: the message cannot go out; it is answered here, once.
+            if let id { requests.take(id)?(.failure(BackendError(.cancelled, "mcpx is shutting down"))) } else {
+                completion(.failure(BackendError(.cancelled, "mcpx is shutting down")))
+            }
         }
     }
 
@@ -141,7 +136,7 @@ final class StdioChannel: @unchecked Sendable {
     }
 
     /// Forgets a request (cancelled or timed out).
-    func forget(_ id: RPCID) { _ = state.withLock { $0.pending.removeValue(forKey: id) } }
+    func forget(_ id: RPCID) { _ = requests.take(id) }
 
     // MARK: Reading
 
@@ -170,7 +165,7 @@ final class StdioChannel: @unchecked Sendable {
             log.warning("\(name): dropped a \(size)-byte line from the process (over the limit)")
             // Most likely an answer: the request it answers fails now, as an oversized HTTP
             // response fails its exchange, instead of waiting for its timeout.
-            if let id = StdioServer.sniffID(head), let c = state.withLock({ $0.pending.removeValue(forKey: id) }) {
+            if let id = StdioServer.sniffID(head), let c = requests.take(id) {
                 c(.failure(BackendError(.tooLarge, "answer larger than \(lines.maxLineBytes) bytes (\(size) bytes)")))
             }
         case .line(let bytes):
@@ -179,12 +174,7 @@ final class StdioChannel: @unchecked Sendable {
                 onMalformed()
                 return
             }
-            switch msg.kind {
-            case .response(let id), .errorResponse(let id?):
-                if let c = state.withLock({ $0.pending.removeValue(forKey: id) }) { c(.success(msg)) }
-            default:
-                onMessage(msg)
-            }
+            requests.deliver(msg, other: onMessage)
         }
     }
 
@@ -230,14 +220,12 @@ final class StdioChannel: @unchecked Sendable {
         if let w = stdoutWatch { loop.removePipe(w) { [fd = process.stdoutFD] in closeDescriptor(fd) } }
         stdoutWatch = nil
         closeStdin()
-        let (pending, tail, deliberate) = state.withLock { s -> ([Completion], [String], Bool) in
-            let deliberate = s.closed  // `close` ended it: it answers what is still waiting
-            s.closed = true
-            if deliberate { return ([], s.stderrTail, true) }
-            defer { s.pending = [:] }
-            return (Array(s.pending.values), s.stderrTail, false)
+        let (tail, deliberate) = state.withLock { s -> ([String], Bool) in
+            defer { s.closed = true }
+            return (s.stderrTail, s.closed)  // closed already: `close` ended it, and answers what waits
         }
         if deliberate { return }
+        let pending = requests.close()
         Task { [process, onExit] in
             // It exits, or (having only closed its stdout) is stopped: either way it is reaped.
             let exited = await process.waitExit(seconds: 0.2)
@@ -269,11 +257,7 @@ final class StdioChannel: @unchecked Sendable {
             if !scheduled { c.resume() }  // the loop is gone: the signals below stop the child
         }
         await process.stop()
-        let pending = state.withLock { s -> [Completion] in
-            defer { s.pending = [:] }
-            return Array(s.pending.values)
-        }
-        for c in pending { c(.failure(BackendError(.cancelled, "mcpx stopped the process"))) }
+        requests.failAll(BackendError(.cancelled, "mcpx stopped the process"))
     }
 }
 
