@@ -143,6 +143,24 @@ def has_failed(state: str, error: str) -> bool:
     return state == "failed" or (state != "ready" and bool(error))
 
 
+def states_until_failed(
+    pipe: StrictPipe, name: str, bound: float, interval: float, started: float | None = None, check: Any = None
+) -> list[tuple[float, str, str]]:
+    """(seconds, status, lastError) of server `name` every `interval` s until it has failed or `bound`
+    seconds have passed since `started` (default now); `check()` runs before each look."""
+    started = time.monotonic() if started is None else started
+    seen: list[tuple[float, str, str]] = []
+    while time.monotonic() - started < bound:
+        if check is not None:
+            check()
+        state, error = server_state(pipe, name)
+        seen.append((round(time.monotonic() - started, 1), state, error))
+        if has_failed(state, error):
+            break
+        time.sleep(interval)
+    return seen or [(0.0, "", "")]
+
+
 # ---------------------------------------------------------------------------------------------
 # H1: file descriptor exhaustion by one backend
 # ---------------------------------------------------------------------------------------------
@@ -204,19 +222,15 @@ def test_h2_endless_big_pages_fail_the_backend_with_bounded_memory(mcpx, example
     path = "/pages?mb=10"
     pipe = mcpx({"good": good.url, "bad": hc.url(path)}, "--connect-timeout", "20", "--startup-timeout", "5", log_level="info")
     sampler = ProcSampler(pipe.proc.pid, interval=0.05).start()
+    def rss_bounded() -> None:
+        assert sampler.peak_rss_kib < RSS_BOUND_KIB, (
+            f"mcpx's peak RSS reached {sampler.peak_rss_kib >> 10} MiB reading endless tools/list pages "
+            f"({hc.stats(path).get('pages', 0)} pages sent)"
+        )
+
     try:
         pipe.initialize()
-        deadline = time.monotonic() + 35
-        state, error = "", ""
-        while time.monotonic() < deadline:
-            assert sampler.peak_rss_kib < RSS_BOUND_KIB, (
-                f"mcpx's peak RSS reached {sampler.peak_rss_kib >> 10} MiB reading endless tools/list pages "
-                f"({hc.stats(path).get('pages', 0)} pages sent)"
-            )
-            state, error = server_state(pipe, "bad")
-            if has_failed(state, error):
-                break
-            time.sleep(0.2)
+        _, state, error = states_until_failed(pipe, "bad", 35, 0.2, check=rss_bounded)[-1]
     finally:
         sampler.stop()
     print(f"\npages: {hc.stats(path).get('pages', 0)} pages sent, peak RSS {sampler.peak_rss_kib >> 10} MiB, lastError {error!r}")
@@ -239,13 +253,7 @@ def test_h2_slow_pages_are_bounded_by_one_deadline(mcpx, example, hostile):
     started = time.monotonic()
     pipe.initialize()
     bound = connect_timeout + 4
-    seen: list[tuple[float, str, str]] = []
-    while time.monotonic() - started < bound:
-        state, error = server_state(pipe, "bad")
-        seen.append((round(time.monotonic() - started, 1), state, error))
-        if has_failed(state, error):
-            break
-        time.sleep(0.25)
+    seen = states_until_failed(pipe, "bad", bound, 0.25, started=started)
     assert has_failed(*seen[-1][1:]), (
         f"pages 1 s apart with --connect-timeout {connect_timeout}: the backend should fail within {bound}s "
         f"({hc.stats(path).get('pages', 0)} pages served); states seen {seen[-5:]}"
