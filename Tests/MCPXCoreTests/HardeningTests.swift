@@ -166,19 +166,27 @@ actor AsyncLatch {
 }
 
 @Suite struct ProgressTokenTests {
-    @Test func onlyTheCallsOwnBackendMayReport() {
+    final class Discard: ClientOutlet {
+        func deliver(_ message: [UInt8], relatedTo: RPCID?) {}
+    }
+
+    @Test func eachRequestGetsItsOwnTokenAndOnlyItsBackendMayReport() {
         let t = ProgressTokens()
-        t.register("tokA", server: "a")
-        #expect(t.owns("tokA", server: "a"))
-        #expect(!t.owns("tokA", server: "b"))
-        #expect(!t.owns("never", server: "a"))
-        #expect(!t.owns(1, server: "a"))
-        t.register(1, server: "a")
-        #expect(!t.owns("1", server: "a"))  // "1" is not 1
-        t.release("tokA", server: "b")  // not b's: no effect
-        #expect(t.owns("tokA", server: "a"))
-        t.release("tokA", server: "a")
-        #expect(!t.owns("tokA", server: "a"))
+        let s1 = ClientSession(door: .http, outlet: Discard())
+        let s2 = ClientSession(door: .http, outlet: Discard())
+        // Two clients use the same token: the backends see two different ones.
+        let a = t.register(1, server: "a", origin: CallOrigin(session: s1, requestID: .int(7)))
+        let b = t.register(1, server: "a", origin: CallOrigin(session: s2, requestID: .int(7)))
+        #expect(a != b)
+        #expect(t.route(a, server: "a")?.origin.session === s1)
+        #expect(t.route(b, server: "a")?.origin.session === s2)
+        #expect(t.route(a, server: "a")?.clientToken == 1)
+        #expect(t.route(a, server: "b") == nil)  // not b's request
+        #expect(t.route(1, server: "a") == nil)  // the client's token means nothing to a backend
+        #expect(t.route("mcpx-p999", server: "a") == nil)
+        t.release(a)
+        #expect(t.route(a, server: "a") == nil)
+        #expect(t.count == 1)
     }
 }
 

@@ -115,14 +115,14 @@ import Testing
     }
 
     @Test func sniffsIDOfOversizedLines() {
-        #expect(StdioServer.sniffID(Array(#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"#.utf8)) == .int(42))
-        #expect(StdioServer.sniffID(Array(#"{"id" : "abc","#.utf8)) == .string("abc"))
-        #expect(StdioServer.sniffID(Array(#"{"jsonrpc":"2.0""#.utf8)) == nil)
+        #expect(Dispatcher.sniffID(Array(#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"#.utf8)) == .int(42))
+        #expect(Dispatcher.sniffID(Array(#"{"id" : "abc","#.utf8)) == .string("abc"))
+        #expect(Dispatcher.sniffID(Array(#"{"jsonrpc":"2.0""#.utf8)) == nil)
     }
 
     @Test func callBodySplicesTheName() throws {
         let params = try RawObject(Array(#"{"name":"main__echo","arguments":{"text":"hi"},"_meta":{"progressToken":7}}"#.utf8))
-        let body = StdioServer.callBody(backendID: 9, tool: "echo", params: params)
+        let body = Dispatcher.callBody(backendID: 9, tool: "echo", params: params)
         let v = try MCPXJSON.JSONParser.parse(body)
         #expect(v["id"] == .int(9))
         #expect(v["params"]?["name"] == .string("echo"))

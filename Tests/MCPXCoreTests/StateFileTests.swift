@@ -232,7 +232,7 @@ private func server(_ name: String, _ url: String = "http://h/mcp", enabled: Boo
         let path = dir.file("state.json")
         let configured = [server("a", "http://127.0.0.1:1/mcp"), server("b", "http://127.0.0.1:1/mcp")]
         let loop = CurlLoop()
-        let proxy = MultiServerProxy(settings: .init(), servers: configured, loop: loop, log: .silent, client: nil)
+        let proxy = MultiServerProxy(settings: .init(), servers: configured, loop: loop, log: .silent)
         let file = StateFile(path: path, log: .silent, configured: configured, removed: [])
         await proxy.setStateSaver { file.save($0) }
         _ = await proxy.callManagementTool("manage", arguments: ["action": "disable", "name": "a"])

@@ -14,7 +14,7 @@ private func exposed(_ settings: MultiServerProxy.Settings = .init(), allow: [St
     let loop = CurlLoop()
     defer { loop.shutdown() }
     let server = ServerConfig(name: "a", url: "http://127.0.0.1:1/mcp", allowTools: allow, denyTools: deny)
-    let proxy = MultiServerProxy(settings: settings, servers: [server], loop: loop, log: .silent, client: nil)
+    let proxy = MultiServerProxy(settings: settings, servers: [server], loop: loop, log: .silent)
     await proxy.setTools("a", tools(backendTools))
     await proxy.publishNow()  // setTools coalesces router rebuilds; read the routes now
     let names = await proxy.router.snapshot.tools.filter { $0.value.server == "a" }.map(\.key).sorted()
@@ -81,7 +81,7 @@ private func exposed(_ settings: MultiServerProxy.Settings = .init(), allow: [St
         var settings = MultiServerProxy.Settings()
         settings.maxTools = 2
         // With no backends the client still sees mcpx's own three tools: more than 2.
-        let proxy = MultiServerProxy(settings: settings, servers: [], loop: loop, log: .silent, client: nil)
+        let proxy = MultiServerProxy(settings: settings, servers: [], loop: loop, log: .silent)
         await proxy.start(clientCapabilities: [:])
         let status = await proxy.callManagementTool("proxy_status", arguments: nil)
         let warnings = try #require(status["structuredContent"]?["warnings"]?.arrayValue)
@@ -91,7 +91,7 @@ private func exposed(_ settings: MultiServerProxy.Settings = .init(), allow: [St
         #expect(text.contains("warning: The client sees 3 tools, more than --max-tools 2"))
 
         settings.maxTools = 3
-        let calm = MultiServerProxy(settings: settings, servers: [], loop: loop, log: .silent, client: nil)
+        let calm = MultiServerProxy(settings: settings, servers: [], loop: loop, log: .silent)
         await calm.start(clientCapabilities: [:])
         #expect(await calm.callManagementTool("proxy_status", arguments: nil)["structuredContent"]?["warnings"]?.arrayValue?.isEmpty == true)
         await proxy.shutdown()

@@ -5,6 +5,20 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <netdb.h>
+
+/// Socket constants the HTTP door needs, as plain ints (Swift's Glibc module leaves some out).
+static inline int mcpx_sock_stream(void) { return SOCK_STREAM; }
+static inline int mcpx_msg_nosignal(void) {
+#ifdef MSG_NOSIGNAL
+    return MSG_NOSIGNAL;
+#else
+    return 0;
+#endif
+}
 
 /// Allocations of at least `bytes` get their own mapping, returned to the system when freed
 /// (glibc's M_MMAP_THRESHOLD; fixing it also stops glibc from raising it on its own). No-op

@@ -18,7 +18,7 @@ extension BackendConnection {
     ) -> HTTPTransfer {
         closeEventStream()
         let headers = session.withLock { $0.headers }
-        let reader = EventStreamReader(onMessage: onMessage, maxBytes: maxResponseBytes) { [weak self] in
+        let reader = EventStreamReader(onMessage: onStreamMessage, maxBytes: maxResponseBytes) { [weak self] in
             self?.stats.withLock { $0.malformedMessages += 1 }
         }
         var extra = ["Accept: text/event-stream"]

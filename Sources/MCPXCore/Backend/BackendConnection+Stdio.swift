@@ -20,7 +20,7 @@ extension BackendConnection {
         let process = try await ChildProcess.spawn(spec, on: loop)
         let channel = StdioChannel(
             name: name, process: process, loop: loop, log: log, maxLineBytes: maxStdioLineBytes,
-            onMessage: onMessage,
+            onMessage: onStreamMessage,
             onMalformed: { [weak self] in self?.stats.withLock { $0.malformedMessages += 1 } },
             onExit: { [weak self] why, lived in self?.processEnded(why, lived: lived) })
         channel.start()

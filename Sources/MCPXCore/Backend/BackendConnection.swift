@@ -24,8 +24,11 @@ public final class BackendConnection: Sendable {
     let secrets: [String]
     let maxResponseBytes: Int
     let log: Logger
-    /// Messages the backend sends outside of a response: notifications and requests to the client.
-    let onMessage: @Sendable (IncomingMessage) -> Void
+    /// Messages the backend sends outside of a response: notifications and requests to the client,
+    /// with the client call whose response carried them (nil on the event stream).
+    let onMessage: @Sendable (IncomingMessage, CallOrigin?) -> Void
+    /// `onMessage` for channels that carry no call's messages apart (the GET stream, HTTP+SSE, stdio).
+    let onStreamMessage: @Sendable (IncomingMessage) -> Void
 
     struct Session {
         var id: String?
@@ -77,7 +80,7 @@ public final class BackendConnection: Sendable {
     public init(
         name: String, url: String, headers: [(name: String, value: String)], transport: ServerConfig.Transport = .auto,
         loop: CurlLoop, log: Logger, maxResponseBytes: Int = 32 << 20, stdio: ServerConfig.StdioSpec? = nil,
-        onProcessExit: (@Sendable (String, Double) -> Void)? = nil, onMessage: @escaping @Sendable (IncomingMessage) -> Void
+        onProcessExit: (@Sendable (String, Double) -> Void)? = nil, onMessage: @escaping @Sendable (IncomingMessage, CallOrigin?) -> Void
     ) {
         self.name = name
         self.stdioSpec = stdio
@@ -93,6 +96,7 @@ public final class BackendConnection: Sendable {
         self.log = log
         self.maxResponseBytes = maxResponseBytes
         self.onMessage = onMessage
+        self.onStreamMessage = { onMessage($0, nil) }
         self.userHeaders = headers.map { "\($0.name): \($0.value)" }
         self.secrets = headers.flatMap { Redact.headerSecrets(name: $0.name, $0.value) }
             + (stdio.map { Redact.envSecrets($0.env) } ?? Redact.urlSecrets(url))
@@ -137,7 +141,7 @@ public final class BackendConnection: Sendable {
     /// notification) or the failure. Returns the transfer so the caller can cancel it.
     @discardableResult
     public func post(
-        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int,
+        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, origin: CallOrigin? = nil,
         onProgress: (@Sendable () -> Void)? = nil, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil,
         completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
     ) -> HTTPTransfer? {
@@ -163,8 +167,8 @@ public final class BackendConnection: Sendable {
                 case .response, .errorResponse: self.stats.withLock { $0.unknownResponseIDs += 1 }
                 case .notification("notifications/progress"):
                     onProgress?()
-                    onMessage(msg)
-                default: onMessage(msg)
+                    onMessage(msg, origin)
+                default: onMessage(msg, origin)
                 }
             },
             onMalformed: countMalformed,
@@ -184,21 +188,21 @@ public final class BackendConnection: Sendable {
 
     /// `post`, awaited.
     func exchange(
-        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil
+        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, origin: CallOrigin? = nil, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil
     ) async -> Result<IncomingMessage?, BackendError> {
         await withCheckedContinuation { c in
-            post(body, expecting: id, timeoutMillis: timeoutMillis, onHeaders: onHeaders) { c.resume(returning: $0) }
+            post(body, expecting: id, timeoutMillis: timeoutMillis, origin: origin, onHeaders: onHeaders) { c.resume(returning: $0) }
         }
     }
 
     /// Sends a request and waits for its answer. A JSON-RPC error answer comes back as a message too.
     public func request(
-        _ method: String, _ params: JSONValue?, timeoutMillis: Int
+        _ method: String, _ params: JSONValue?, timeoutMillis: Int, origin: CallOrigin? = nil
     ) async throws(BackendError) -> IncomingMessage {
         let id = RPCID.int(makeRequestID())
         let body = Message.request(id: id, method: method, params: params)
         let start = monotonicNanos()
-        switch await exchange(body, expecting: id, timeoutMillis: timeoutMillis) {
+        switch await exchange(body, expecting: id, timeoutMillis: timeoutMillis, origin: origin) {
         case .success(let m?):
             record(.success(Int((monotonicNanos() - start) / 1000)))
             return m
@@ -221,6 +225,9 @@ public final class BackendConnection: Sendable {
         }
         return m.raw.value("result") ?? .null
     }
+
+    /// Stops a transfer mcpx no longer waits for (on the loop thread; its completion does not run).
+    func cancel(_ t: HTTPTransfer) { loop.cancel(t) }
 
     /// Forgets a request mcpx no longer waits for (the HTTP+SSE transport keeps a table of them;
     /// over Streamable HTTP the answer would come on the request's own POST, already cancelled).
@@ -298,7 +305,7 @@ public final class BackendConnection: Sendable {
     func legacyHandshake(_ params: JSONValue, timeoutMillis: Int) async throws(BackendError) {
         let channel = LegacySSEChannel(
             sseURL: url, loop: loop, headers: HeaderList(Self.baseHeaders + userHeaders), maxBytes: maxResponseBytes,
-            onMessage: onMessage, onMalformed: { [weak self] in self?.stats.withLock { $0.malformedMessages += 1 } })
+            onMessage: onStreamMessage, onMalformed: { [weak self] in self?.stats.withLock { $0.malformedMessages += 1 } })
         try await channel.connect(timeoutMillis: timeoutMillis)
         session.withLock { $0.legacy = channel }
         let result = try await call("initialize", params, timeoutMillis: timeoutMillis)

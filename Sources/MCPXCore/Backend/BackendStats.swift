@@ -20,6 +20,10 @@ public struct BackendStats: Sendable {
     public var errorsByKind: [String: Int] = [:]
     public var lastError: String?
     public var lastLatencyMicros: Int?
+    /// Per tool (by its own name): calls by outcome and latency.
+    public var tools: [String: ToolStats] = [:]
+    /// Sessions started again after the first (a backend restarted or was reconnected).
+    public var reconnects = 0
     /// The latest latencies (µs), a ring, for percentiles.
     var ring: [UInt32] = []
     var ringNext = 0
@@ -65,6 +69,7 @@ public struct BackendStats: Sendable {
             "unknownResponseIds": .int(Int64(unknownResponseIDs)),
             "malformedMessages": .int(Int64(malformedMessages)), "foreignProgress": .int(Int64(foreignProgress)),
             "refusedRequests": .int(Int64(refusedRequests)), "coalescedRefreshes": .int(Int64(coalescedRefreshes)),
+            "reconnects": .int(Int64(reconnects)),
         ]
         o["errorsByKind"] = .object(JSONObject(errorsByKind.sorted { $0.key < $1.key }.map { (key: $0.key, value: .int(Int64($0.value))) }))
         if let l = lastLatencyMicros { o["lastLatencyMs"] = .double(Double(l) / 1000) }

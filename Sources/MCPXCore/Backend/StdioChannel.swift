@@ -43,9 +43,9 @@ final class StdioChannel: @unchecked Sendable {
     let state = Mutex(State())
     /// Loop thread only.
     private var lines: LineSplitter
-    private var stdinWatch: PipeWatch?
-    private var stdoutWatch: PipeWatch?
-    private var stderrWatch: PipeWatch?
+    private var stdinWatch: FDWatch?
+    private var stdoutWatch: FDWatch?
+    private var stderrWatch: FDWatch?
     private var stdinOpen = true
 
     init(
@@ -65,15 +65,15 @@ final class StdioChannel: @unchecked Sendable {
 
     /// Puts the pipes in the loop.
     func start() {
-        let out = PipeWatch(fd: process.stdoutFD, onReadable: { [self] in readStdout() })
-        let err = PipeWatch(fd: process.stderrFD, onReadable: { [self] in readStderr() })
-        let inp = PipeWatch(fd: process.stdinFD, onWritable: { [self] in flush() })
+        let out = FDWatch(fd: process.stdoutFD, onReadable: { [self] in readStdout() })
+        let err = FDWatch(fd: process.stderrFD, onReadable: { [self] in readStderr() })
+        let inp = FDWatch(fd: process.stdinFD, onWritable: { [self] in flush() })
         stdoutWatch = out
         stderrWatch = err
         stdinWatch = inp
-        loop.addPipe(out)
-        loop.addPipe(err)
-        loop.addPipe(inp)
+        loop.addWatch(out)
+        loop.addWatch(err)
+        loop.addWatch(inp)
     }
 
     var pendingCount: Int { requests.count }
@@ -165,7 +165,7 @@ final class StdioChannel: @unchecked Sendable {
             log.warning("\(name): dropped a \(size)-byte line from the process (over the limit)")
             // Most likely an answer: the request it answers fails now, as an oversized HTTP
             // response fails its exchange, instead of waiting for its timeout.
-            if let id = StdioServer.sniffID(head), let c = requests.take(id) {
+            if let id = Dispatcher.sniffID(head), let c = requests.take(id) {
                 c(.failure(BackendError(.tooLarge, "answer larger than \(lines.maxLineBytes) bytes (\(size) bytes)")))
             }
         case .line(let bytes):
@@ -189,7 +189,7 @@ final class StdioChannel: @unchecked Sendable {
             }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN { return }
-            if let w = stderrWatch { loop.removePipe(w) { [fd = process.stderrFD] in closeDescriptor(fd) } }
+            if let w = stderrWatch { loop.removeWatch(w) { [fd = process.stderrFD] in closeDescriptor(fd) } }
             stderrWatch = nil
             return
         }
@@ -217,7 +217,7 @@ final class StdioChannel: @unchecked Sendable {
 
     /// stdout ended: the child exited (or closed it). Every waiting request fails.
     private func ended() {
-        if let w = stdoutWatch { loop.removePipe(w) { [fd = process.stdoutFD] in closeDescriptor(fd) } }
+        if let w = stdoutWatch { loop.removeWatch(w) { [fd = process.stdoutFD] in closeDescriptor(fd) } }
         stdoutWatch = nil
         closeStdin()
         let (tail, deliberate) = state.withLock { s -> ([String], Bool) in
@@ -242,7 +242,7 @@ final class StdioChannel: @unchecked Sendable {
     private func closeStdin() {
         guard stdinOpen || stdinWatch != nil else { return }
         stdinOpen = false
-        if let w = stdinWatch { loop.removePipe(w) { [fd = process.stdinFD] in closeDescriptor(fd) } }
+        if let w = stdinWatch { loop.removeWatch(w) { [fd = process.stdinFD] in closeDescriptor(fd) } }
         stdinWatch = nil
     }
 

@@ -34,7 +34,7 @@ public enum MCPXCLI {
         }
         switch options.command {
         case .serve:
-            return await StdioCommand.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
+            return await ServeCommand.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         case .list, .tools, .call, .check:
             return await TerminalCommands.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         }

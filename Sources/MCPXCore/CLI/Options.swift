@@ -22,14 +22,26 @@ public struct Options: Sendable {
     public var toolsDeny: [String] = []
     /// Skip `command` (stdio) entries in --config files with a warning instead of failing.
     public var skipStdio = false
+    /// `--stdio` was given (serve stdin/stdout; the default when `--http` is not given).
+    public var stdio = false
+    /// The HTTP door: `--http HOST:PORT` and its settings.
+    public var http: HTTPDoor.Settings?
+    var httpToken: String?
+    var httpAllowOrigins: [String] = []
+    var httpInsecure = false
+
+    /// Whether stdin/stdout is served: with `--stdio`, or when no other door is.
+    public var servesStdio: Bool { stdio || http == nil }
 
     public init() {}
 
     public static let usage = """
-        mcpx: one stdio MCP server in front of many HTTP MCP servers.
+        mcpx: one MCP server (stdio and/or HTTP) in front of many MCP servers.
 
         USAGE
           mcpx [--stdio] --servers NAME=URL[,NAME=URL...] [options]   serve MCP on stdin/stdout
+          mcpx --http HOST:PORT [--stdio] --servers ...   serve MCP over HTTP at /mcp (and stdio too
+                                                        with --stdio), plus operator endpoints
           mcpx list   [--servers ...|--config FILE]     servers and their status (a table)
           mcpx tools  [SERVER] [...]                    namespaced tools with a short description
           mcpx call   TOOL 'JSON-ARGUMENTS' [...]        call one tool, print the result
@@ -63,6 +75,15 @@ public struct Options: Sendable {
           --health-interval S        background ping interval (default 30)
           --backoff-cap S            longest wait between reconnect attempts (default 10)
           --failure-threshold N      consecutive failures before a backend is marked failed (default 3)
+
+        HTTP DOOR
+          --http HOST:PORT           serve Streamable HTTP at http://HOST:PORT/mcp, plus /health, /status,
+                                     /servers, /servers/count, /tools, /call, /metrics and the dashboard
+                                     at /; port 0 picks one. Runs until SIGTERM/SIGINT (stdin EOF with --stdio)
+          --http-token TOKEN         every request but GET /health needs "Authorization: Bearer TOKEN"
+                                     (env MCPX_HTTP_TOKEN); the dashboard also takes ?token=TOKEN
+          --http-allow-origin ORIGIN browsers from ORIGIN may call (loopback origins always may); repeatable
+          --http-insecure            allow a non-loopback --http address without a token
 
         SAFETY
           --read-only                `manage` can only list and check, not change servers
@@ -107,7 +128,11 @@ public struct Options: Sendable {
                 return try value(a)
             }
             switch a {
-            case "--stdio": break
+            case "--stdio": o.stdio = true
+            case "--http": o.http = HTTPDoor.Settings(address: try ServerSocket.Address.parse(try val()))
+            case "--http-token": o.httpToken = try val()
+            case "--http-allow-origin": o.httpAllowOrigins.append(try val())
+            case "--http-insecure": o.httpInsecure = true
             case "-h", "--help": o.showHelp = true
             case "--version", "-V": o.showVersion = true
             case "--json": o.json = true
@@ -162,6 +187,7 @@ public struct Options: Sendable {
             try checkArguments(c, o.commandArgs)
         }
         if let spec = maxToolNameSpec { o.settings.maxToolName = try ClientPresets.maxToolName(spec) }
+        try o.finishHTTP()
         o.settings.globalAllowTools = o.toolsAllow
         o.settings.globalDenyTools = o.toolsDeny
         return o
@@ -238,4 +264,34 @@ public struct Options: Sendable {
 
 extension Double {
     var cleanString: String { self == rounded() ? String(Int(self)) : String(self) }
+}
+
+extension Options {
+    /// Checks and completes the HTTP door's settings: a token from the environment, origins, and
+    /// no non-loopback address without a token (unless --http-insecure).
+    mutating func finishHTTP(environment: [String: String]? = nil) throws(ConfigError) {
+        guard var h = http else {
+            if httpToken != nil || !httpAllowOrigins.isEmpty || httpInsecure {
+                throw ConfigError("--http-token, --http-allow-origin and --http-insecure need --http HOST:PORT")
+            }
+            return
+        }
+        if command != .serve { throw ConfigError("--http serves MCP; it does not go with mcpx \(command.rawValue)") }
+        let token = httpToken ?? (environment?["MCPX_HTTP_TOKEN"] ?? ProcessEnvironment.get("MCPX_HTTP_TOKEN")).flatMap { $0.isEmpty ? nil : $0 }
+        if let token, token.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) {
+            throw ConfigError("--http-token must be printable ASCII without spaces")
+        }
+        h.token = token
+        for o in httpAllowOrigins {
+            guard o.hasPrefix("http://") || o.hasPrefix("https://"), !o.hasSuffix("/") else {
+                throw ConfigError("--http-allow-origin wants an origin like https://app.example.com (scheme, host, optional port; no path), not \"\(o)\"")
+            }
+        }
+        h.allowedOrigins = Set(httpAllowOrigins.map { $0.lowercased() })
+        h.maxBodyBytes = maxLineBytes
+        if !h.address.isLoopback && token == nil && !httpInsecure {
+            throw ConfigError("--http \(h.address.urlHost):\(h.address.port) is reachable from other machines: give a token (--http-token or MCPX_HTTP_TOKEN), or --http-insecure to serve it without one")
+        }
+        http = h
+    }
 }

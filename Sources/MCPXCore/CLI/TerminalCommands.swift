@@ -51,7 +51,7 @@ public enum TerminalCommands {
 
         let loop = CurlLoop()
         let needed = neededServers(options, servers)
-        let proxy = MultiServerProxy(settings: options.settings, servers: needed, loop: loop, log: log, client: nil)
+        let proxy = MultiServerProxy(settings: options.settings, servers: needed, loop: loop, log: log)
         if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }
         }
@@ -60,7 +60,12 @@ public enum TerminalCommands {
         switch options.command {
         case .list: code = await list(proxy, out)
         case .tools: code = await tools(proxy, server: options.commandArgs.first, out)
-        case .call: code = await call(proxy, tool: options.commandArgs[0], arguments: callArguments, out)
+        case .call:
+            // The same path as a client's tools/call, with its deadlines.
+            let dispatcher = Dispatcher(proxy: proxy, log: log, maxMessageBytes: options.maxLineBytes)
+            let deadlines = Task { await dispatcher.runDeadlines() }
+            code = await call(proxy, dispatcher, tool: options.commandArgs[0], arguments: callArguments, out)
+            deadlines.cancel()
         case .check: code = await check(proxy, out)
         case .serve: code = 2
         }
@@ -158,9 +163,9 @@ public enum TerminalCommands {
 
     // MARK: call
 
-    static func call(_ proxy: MultiServerProxy, tool: String, arguments: JSONValue?, _ out: TerminalOutput) async -> Int32 {
+    static func call(_ proxy: MultiServerProxy, _ dispatcher: Dispatcher, tool: String, arguments: JSONValue?, _ out: TerminalOutput) async -> Int32 {
         await proxy.waitForFirstAttempts()
-        switch await proxy.callTool(tool, arguments: arguments) {
+        switch await dispatcher.callTool(tool, arguments: arguments, door: .cli) {
         case .rpcError(let e):
             if out.json {
                 out.print(JSONValue.object(["error": e]).jsonString)

@@ -61,7 +61,7 @@ public final class CurlLoop: @unchecked Sendable {
     var loopbackTimed = 0
     var loopbackTags: UInt32 = 0
     /// Pipes of child processes (stdio backends) by tag; see `CurlLoop+Pipes.swift`.
-    var pipes: [UInt32: PipeWatch] = [:]
+    var pipes: [UInt32: FDWatch] = [:]
     var pipeTags: UInt32 = 0
     var loopbackLastSweep: UInt64 = 0
     /// Where every answer is received (64 KiB, for the life of the loop).

@@ -9,7 +9,7 @@ import Synchronization
 /// (`ProgressTokens`). What is forwarded is re-serialized from what mcpx parsed, so it means to the
 /// client what it meant to mcpx.
 final class BackendEvents: Sendable {
-    let client: ClientChannel?
+    let sessions: ClientSessions
     let log: Logger
     let router: Router
     let tokens: ProgressTokens
@@ -18,8 +18,8 @@ final class BackendEvents: Sendable {
 
     struct WeakProxy { weak var value: MultiServerProxy? }
 
-    init(client: ClientChannel?, log: Logger, router: Router, tokens: ProgressTokens) {
-        self.client = client
+    init(sessions: ClientSessions, log: Logger, router: Router, tokens: ProgressTokens) {
+        self.sessions = sessions
         self.log = log
         self.router = router
         self.tokens = tokens
@@ -34,34 +34,37 @@ final class BackendEvents: Sendable {
         router.snapshot.backends[server]?.connection.stats.withLock { $0[keyPath: counter] += 1 }
     }
 
-    func handle(server: String, _ msg: IncomingMessage) {
+    /// A message `server` sent on its own; `origin` is the client call whose response carried it.
+    func handle(server: String, _ msg: IncomingMessage, origin: CallOrigin?) {
         switch msg.kind {
         case .notification(let method):
-            notification(server: server, method: method, msg)
+            notification(server: server, method: method, msg, origin: origin)
         case .request(let id, let method):
             log.debug("\(server): request \(method) from backend")
             guard let bridge = owner?.bridge, bridge.admit(server: server, method: method) else {
                 count(server, \.refusedRequests)
                 return
             }
-            Task { await self.owner?.answerBackendRequest(server: server, id: id, method: method, msg) }
+            Task { await self.owner?.answerBackendRequest(server: server, id: id, method: method, msg, origin: origin) }
         case .response, .errorResponse:
             break
         }
     }
 
-    func notification(server: String, method: String, _ msg: IncomingMessage) {
+    func notification(server: String, method: String, _ msg: IncomingMessage, origin: CallOrigin?) {
         switch method {
         case "notifications/progress":
             guard let params = msg.params?.objectValue, let token = params["progressToken"] else {
                 count(server, \.malformedMessages)
                 return
             }
-            guard tokens.owns(token, server: server) else {
+            guard let (clientToken, call) = tokens.route(token, server: server) else {
                 count(server, \.foreignProgress)
                 return
             }
-            client?.send(Message.notification(method: method, params: .object(params)))
+            var p = params
+            p["progressToken"] = clientToken
+            call.session.send(Message.notification(method: method, params: .object(p)), relatedTo: call.requestID)
         case "notifications/message":
             guard var params = msg.params?.objectValue else {
                 count(server, \.malformedMessages)
@@ -72,7 +75,14 @@ final class BackendEvents: Sendable {
             } else {
                 params["logger"] = .string(server)
             }
-            client?.send(Message.notification(method: method, params: .object(params)))
+            let out = Message.notification(method: method, params: .object(params))
+            let level = params["level"]?.stringValue
+            if let origin {
+                // Logged while serving a client's call: that client's alone.
+                if origin.session.wantsLog(level) { origin.session.send(out, relatedTo: origin.requestID) }
+            } else {
+                sessions.broadcastLog(out, level: level)
+            }
         case "notifications/tools/list_changed":
             refresh(server, .tools) { await $0.refreshTools(server) }
         case "notifications/prompts/list_changed":

@@ -43,7 +43,7 @@ extension MultiServerProxy {
     func refreshResources(_ name: String, _ conn: BackendConnection) async {
         let a = await refreshList(name, conn, kind: .resources, notify: false)
         let b = await refreshList(name, conn, kind: .templates, notify: false)
-        if (a || b) && router.snapshot.startupDone { client?.listChanged(ListKind.resources.notification) }
+        if (a || b) && router.snapshot.startupDone { sessions.listChanged(ListKind.resources.notification) }
     }
 
     /// Fetches one list again; returns whether it changed (and tells the client if `notify`).
@@ -80,7 +80,7 @@ extension MultiServerProxy {
             changed = t != entries[name]!.templates
             entries[name]!.templates = t
         }
-        if notify && changed && router.snapshot.startupDone { client?.listChanged(kind.notification) }
+        if notify && changed && router.snapshot.startupDone { sessions.listChanged(kind.notification) }
         return changed
     }
 
@@ -93,8 +93,10 @@ extension MultiServerProxy {
                 conn.stats.withLock { $0.malformedMessages += 1 }
                 return
             }
-            params["uri"] = .string(ResourceURI.expose(server: server, uri))
-            client?.send(Message.notification(method: method, params: .object(params)))
+            let exposed = ResourceURI.expose(server: server, uri)
+            params["uri"] = .string(exposed)
+            let out = Message.notification(method: method, params: .object(params))
+            for s in sessions.subscribers(of: exposed) { s.send(out) }
         case "notifications/cancelled":
             // The backend gave up on a request it sent the client.
             guard let v = msg.params?["requestId"], let bid = RPCID(v) else { return }

@@ -202,6 +202,7 @@ extension MultiServerProxy {
             o["serverName"] = c.serverName.map { .string($0) } ?? .null
             o["connectAttempts"] = .int(Int64(c.connectAttempts))
             o["stats"] = s.json
+            o["toolStats"] = .object(JSONObject(s.tools.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value.json) }))
             o["calls"] = .int(Int64(s.calls))
             o["errors"] = .int(Int64(s.errors))
             o["inFlight"] = .int(Int64(e.connection.inFlight.load(ordering: .relaxed)))
@@ -307,7 +308,7 @@ extension MultiServerProxy {
         var o: JSONObject = [
             "version": .string(MCPXVersion.version),
             "uptimeSeconds": .double((uptime * 10).rounded() / 10),
-            "clientProtocolVersion": client?.protocolVersion.map { .string($0) } ?? .null,
+            "clientProtocolVersion": sessions.primaryProtocolVersion.map { .string($0) } ?? .null,
             "totals": [
                 "servers": .int(Int64(order.count)), "ready": .int(Int64(ready)), "toolsListed": .int(Int64(listed)),
                 "calls": .int(Int64(calls)), "errors": .int(Int64(errors)),
@@ -318,6 +319,10 @@ extension MultiServerProxy {
             ],
             "servers": .array(servers),
         ]
+        let doors = sessions.countsByDoor
+        var clients: JSONObject = [:]
+        for d in [ClientSession.Door.stdio, .http] { clients[d.rawValue] = .int(Int64(doors[d] ?? 0)) }
+        o["clients"] = .object(clients)
         let fds = ProcessResources.fileLimit
         o["process"] = [
             "openFds": .int(Int64(ProcessResources.openFileCount())), "fdLimit": .int(Int64(fds.soft)),

@@ -85,7 +85,8 @@ public actor MultiServerProxy {
     public let router: Router
     let loop: CurlLoop
     let log: Logger
-    let client: ClientChannel?
+    /// Every client connected through any door.
+    public nonisolated let sessions: ClientSessions
     let startNanos = monotonicNanos()
 
     var entries: [String: Entry] = [:]
@@ -120,16 +121,17 @@ public actor MultiServerProxy {
 
     public func setStateSaver(_ f: @escaping @Sendable ([ServerConfig]) -> Void) { stateSaver = f }
 
-    public init(settings: Settings, servers: [ServerConfig], loop: CurlLoop, log: Logger, client: ClientChannel?) {
+    public init(settings: Settings, servers: [ServerConfig], loop: CurlLoop, log: Logger) {
         self.settings = settings
         self.loop = loop
         self.log = log
-        self.client = client
+        let sessions = ClientSessions()
+        self.sessions = sessions
         self.router = Router()
-        self.bridge = RequestBridge(client: client, log: log)
+        self.bridge = RequestBridge(sessions: sessions, log: log)
         let tokens = ProgressTokens()
         self.progressTokens = tokens
-        let events = BackendEvents(client: client, log: log, router: router, tokens: tokens)
+        let events = BackendEvents(sessions: sessions, log: log, router: router, tokens: tokens)
         self.events = events
         var entries: [String: Entry] = [:]
         var order: [String] = []
@@ -148,7 +150,7 @@ public actor MultiServerProxy {
         return BackendConnection(
             name: s.name, url: s.url, headers: s.headers, transport: s.transport, loop: loop, log: log, stdio: s.stdio,
             onProcessExit: { why, lived in events.processExited(server: name, why, lived: lived) },
-            onMessage: { msg in events.handle(server: name, msg) })
+            onMessage: { msg, origin in events.handle(server: name, msg, origin: origin) })
     }
 
     /// Routes server-initiated messages of every backend.
@@ -399,6 +401,7 @@ public actor MultiServerProxy {
             entries[name]!.config.lastError = nil
             entries[name]!.config.protocolVersion = conn.protocolVersion
             entries[name]!.config.serverName = conn.serverInfo?["name"]?.stringValue
+            if entries[name]!.config.lastConnectedAt != nil { conn.stats.withLock { $0.reconnects += 1 } }
             entries[name]!.config.lastConnectedAt = wallClockSeconds()
             setTools(name, tools)
             log.info("\(name): ready, \(entries[name]!.toolNames.count) tools, protocol \(conn.protocolVersion ?? "?")")
@@ -692,7 +695,7 @@ public actor MultiServerProxy {
         if parts != lastPublishedParts {
             lastPublishedParts = parts
             // Changes before start-up ends are part of the first tools/list anyway.
-            if router.snapshot.startupDone { client?.listChanged("notifications/tools/list_changed") }
+            if router.snapshot.startupDone { sessions.listChanged("notifications/tools/list_changed") }
         }
     }
 
@@ -711,12 +714,12 @@ public actor MultiServerProxy {
     public var serverNames: [String] { order }
 
     /// A request a backend sent to the client (sampling, elicitation, roots, ping).
-    func answerBackendRequest(server: String, id: RPCID, method: String, _ msg: IncomingMessage) async {
+    func answerBackendRequest(server: String, id: RPCID, method: String, _ msg: IncomingMessage, origin: CallOrigin?) async {
         guard let conn = entries[server]?.connection else {
             bridge.release(server: server, method: method)
             return
         }
-        bridge.forward(server: server, connection: conn, backendID: id, method: method, msg)
+        bridge.forward(server: server, connection: conn, backendID: id, method: method, msg, origin: origin)
     }
 
 

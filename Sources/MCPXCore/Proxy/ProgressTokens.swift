@@ -1,49 +1,55 @@
 import MCPXJSON
 import Synchronization
 
-/// The progress tokens of calls in flight, and the backend each call went to.
+/// The progress tokens of requests in flight: each request that carries a client's token goes to
+/// its backend with a token of mcpx's own, and the backend's progress comes back to that client's
+/// request under the client's token.
 ///
-/// A backend's `notifications/progress` reaches the client only for a token of its own call in
-/// flight: backend B cannot pose as A's progress, nor invent tokens the client never issued.
+/// So two clients that both use token 1 never see each other's progress; a backend reports only
+/// on its own requests (backend B cannot pose as A's progress, nor invent tokens); and a token the
+/// backend sees tells it nothing about the client.
 public final class ProgressTokens: Sendable {
-    /// A token as its JSON text (string and integer tokens never collide: `"1"` is not `1`).
-    private let owners = Mutex<[String: (server: String, calls: Int)]>([:])
+    struct Entry {
+        var server: String
+        var clientToken: JSONValue
+        var origin: CallOrigin
+    }
+
+    private let state = Mutex<(next: Int64, entries: [Int64: Entry])>((1, [:]))
 
     public init() {}
 
-    static func key(_ token: JSONValue) -> String? {
-        switch token {
-        case .string, .int: return token.jsonString
-        default: return nil
+    /// A request carrying the client's `token` goes to `server`: the token the backend gets instead.
+    func register(_ token: JSONValue, server: String, origin: CallOrigin) -> JSONValue {
+        let n = state.withLock { s -> Int64 in
+            let n = s.next
+            s.next += 1
+            s.entries[n] = Entry(server: server, clientToken: token, origin: origin)
+            return n
+        }
+        return .string("mcpx-p\(n)")
+    }
+
+    static func number(_ token: JSONValue) -> Int64? {
+        guard case .string(let s) = token, s.hasPrefix("mcpx-p") else { return nil }
+        return Int64(s.dropFirst(6))
+    }
+
+    /// The request carrying `token` (one of ours) ended.
+    func release(_ token: JSONValue) {
+        guard let n = Self.number(token) else { return }
+        _ = state.withLock { $0.entries.removeValue(forKey: n) }
+    }
+
+    /// The client's token and request that `server`'s progress on `token` belongs to; nil when it
+    /// is not a token of that backend's requests in flight.
+    func route(_ token: JSONValue, server: String) -> (clientToken: JSONValue, origin: CallOrigin)? {
+        guard let n = Self.number(token) else { return nil }
+        return state.withLock { s in
+            guard let e = s.entries[n], e.server == server else { return nil }
+            return (e.clientToken, e.origin)
         }
     }
 
-    /// A call carrying `token` was sent to `server`.
-    func register(_ token: JSONValue, server: String) {
-        guard let k = Self.key(token) else { return }
-        owners.withLock { o in
-            if let cur = o[k], cur.server == server {
-                o[k] = (server, cur.calls + 1)
-            } else {
-                o[k] = (server, 1)  // a token reused for another server now belongs to it
-            }
-        }
-    }
-
-    /// The call carrying `token` to `server` ended.
-    func release(_ token: JSONValue, server: String) {
-        guard let k = Self.key(token) else { return }
-        owners.withLock { o in
-            guard let cur = o[k], cur.server == server else { return }
-            o[k] = cur.calls > 1 ? (server, cur.calls - 1) : nil
-        }
-    }
-
-    /// Whether `server` may report progress for `token`.
-    func owns(_ token: JSONValue, server: String) -> Bool {
-        guard let k = Self.key(token) else { return false }
-        return owners.withLock { $0[k]?.server == server }
-    }
-
-    var count: Int { owners.withLock { $0.count } }
+    var count: Int { state.withLock { $0.entries.count } }
 }

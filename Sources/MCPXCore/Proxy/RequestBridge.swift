@@ -4,15 +4,19 @@ import Synchronization
 /// Carries requests that backends send the client (sampling, elicitation, roots) and the answers back.
 ///
 /// The client sees each under an id of mcpx's own (`mcpx-N`), so ids of different backends never
-/// collide; the answer goes back to the backend that asked, under the backend's own id.
+/// collide; the answer goes back to the backend that asked, under the backend's own id. A request
+/// that came while the backend served a client's call goes to that client (refused when it did
+/// not declare the capability); one that belongs to no call goes to the latest client that
+/// declared it. Only the client that was asked can answer.
 final class RequestBridge: Sendable {
     struct Waiting {
         var server: String
         var backendID: RPCID
         var connection: BackendConnection
+        var session: ClientSession
     }
 
-    let client: ClientChannel?
+    let sessions: ClientSessions
     let log: Logger
     struct State {
         var next = 1
@@ -28,8 +32,8 @@ final class RequestBridge: Sendable {
     /// Requests one backend may have outstanding; past it, more are refused (not answered).
     static let maxOutstandingPerServer = 16
 
-    init(client: ClientChannel?, log: Logger) {
-        self.client = client
+    init(sessions: ClientSessions, log: Logger) {
+        self.sessions = sessions
         self.log = log
     }
 
@@ -83,13 +87,28 @@ final class RequestBridge: Sendable {
         connection.post(body, expecting: nil, timeoutMillis: 5_000) { [self] _ in release(server: server, method: method) }
     }
 
-    /// Handles a request `admit`ted for `server`.
-    func forward(server: String, connection: BackendConnection, backendID: RPCID, method: String, _ msg: IncomingMessage) {
+    /// The client is gone: requests waiting for its answer are void.
+    func forget(session: ClientSession) {
+        let gone = state.withLock { s -> [Waiting] in
+            let mine = s.waiting.filter { $0.value.session === session }
+            for k in mine.keys { s.waiting[k] = nil }
+            return Array(mine.values)
+        }
+        for w in gone {
+            let e = RPCError(.internalError, "The client went away before answering")
+            w.connection.post(Message.error(id: w.backendID, e), expecting: nil, timeoutMillis: 5_000) { [self] _ in release(server: w.server) }
+        }
+    }
+
+    /// Handles a request `admit`ted for `server`; `origin` is the client call it came with, if any.
+    func forward(server: String, connection: BackendConnection, backendID: RPCID, method: String, _ msg: IncomingMessage, origin: CallOrigin?) {
         if method == "ping" {
             answer(server: server, method: method, connection: connection, Message.response(id: backendID, result: .object([:])))
             return
         }
-        guard let client, let cap = Self.capability(for: method), client.capabilities[cap] != nil else {
+        let cap = Self.capability(for: method)
+        let target = cap.flatMap { cap in origin.map(\.session) ?? sessions.target(declaring: cap) }
+        guard let cap, let client = target, !client.isEnded, client.declares(cap) else {
             log.info("\(server): \(method) not forwarded: the client did not declare that capability")
             let e = RPCError(.methodNotFound, "Method not supported by the client: \(method)")
             answer(server: server, method: method, connection: connection, Message.error(id: backendID, e))
@@ -98,7 +117,7 @@ final class RequestBridge: Sendable {
         let id = state.withLock { s -> String in
             let id = "mcpx-\(s.next)"
             s.next += 1
-            s.waiting[id] = Waiting(server: server, backendID: backendID, connection: connection)
+            s.waiting[id] = Waiting(server: server, backendID: backendID, connection: connection, session: client)
             return id
         }
         var out = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
@@ -110,14 +129,17 @@ final class RequestBridge: Sendable {
             out.append(contentsOf: p)
         }
         out.append(UInt8(ascii: "}"))
-        client.send(out)
+        client.send(out, relatedTo: origin?.requestID)
     }
 
     /// The client answered a request of ours; returns false when the id is not one we sent.
     @discardableResult
-    func clientAnswered(_ msg: IncomingMessage) -> Bool {
+    func clientAnswered(_ msg: IncomingMessage, from session: ClientSession) -> Bool {
         guard case .string(let id)? = msg.id,
-            let w = state.withLock({ $0.waiting.removeValue(forKey: id) })
+            let w = state.withLock({ s -> Waiting? in
+                guard let w = s.waiting[id], w.session === session else { return nil }
+                return s.waiting.removeValue(forKey: id)
+            })
         else { return false }
         let body: [UInt8]
         if let r = msg.raw.raw("result") {
@@ -137,15 +159,15 @@ final class RequestBridge: Sendable {
 
     /// The backend cancelled a request it had sent: tell the client, forget the request.
     func cancelFromBackend(server: String, backendID: RPCID, reason: String?) {
-        let id = state.withLock { s -> String? in
-            guard let (k, _) = s.waiting.first(where: { $0.value.server == server && $0.value.backendID == backendID }) else { return nil }
+        let found = state.withLock { s -> (String, ClientSession)? in
+            guard let (k, w) = s.waiting.first(where: { $0.value.server == server && $0.value.backendID == backendID }) else { return nil }
             s.waiting[k] = nil
-            return k
+            return (k, w.session)
         }
-        guard let id else { return }
+        guard let (id, client) = found else { return }
         release(server: server)
         var params: JSONObject = ["requestId": .string(id)]
         if let reason { params["reason"] = .string(reason) }
-        client?.send(Message.notification(method: "notifications/cancelled", params: .object(params)))
+        client.send(Message.notification(method: "notifications/cancelled", params: .object(params)))
     }
 }

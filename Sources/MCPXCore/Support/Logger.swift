@@ -74,7 +74,14 @@ public final class Logger: Sendable {
 
     public func log(_ l: LogLevel, _ message: @autoclosure () -> String) {
         guard l >= level else { return }
-        let line = "\(Self.timestamp()) \(l.name.uppercased()) mcpx: \(Redact.known(message()))\n"
+        write(l, message())
+    }
+
+    /// A line printed whatever the level (where mcpx listens: scripts and tests wait for it).
+    public func announce(_ message: String) { write(.info, message) }
+
+    private func write(_ l: LogLevel, _ message: String) {
+        let line = "\(Self.timestamp()) \(l.name.uppercased()) mcpx: \(Redact.known(message))\n"
         if toStderr { FileOutput.writeAll(2, line) }
         file.withLock { fd in
             if let fd { FileOutput.writeAll(fd, line) }

@@ -2,10 +2,9 @@ import MCPXJSON
 
 /// Prompts, resources, completion and logging: routed to one backend, or answered from the
 /// lists the proxy keeps. None of these is on the hot path, so they go through the actor.
-extension StdioServer {
-    static let logLevels: Set<String> = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+extension Dispatcher {
 
-    func otherRequest(id: RPCID, method: String, _ msg: IncomingMessage, reply: @escaping Reply) {
+    func otherRequest(id: RPCID, method: String, _ msg: IncomingMessage, _ session: ClientSession, reply: @escaping Reply) {
         let params = msg.params?.objectValue ?? [:]
         switch method {
         case "prompts/list", "resources/list", "resources/templates/list":
@@ -14,8 +13,8 @@ extension StdioServer {
                 return
             }
             let kind = method == "prompts/list" ? "prompts" : method == "resources/list" ? "resources" : "templates"
-            client.markListed(method == "prompts/list" ? "notifications/prompts/list_changed" : "notifications/resources/list_changed")
-            ensureStarted()
+            session.markListed(method == "prompts/list" ? "notifications/prompts/list_changed" : "notifications/resources/list_changed")
+            ensureStarted(session)
             Task { [proxy] in
                 await proxy.waitForCatalogs()
                 reply(Message.response(id: id, result: await proxy.combinedList(kind)))
@@ -33,7 +32,7 @@ extension StdioServer {
                 }
                 var p = params
                 p["name"] = .string(route.name)
-                await self.relay(id: id, server: route.server, method: method, params: .object(p), reply: reply)
+                await self.relay(id: id, server: route.server, method: method, params: .object(p), session, reply: reply)
             }
         case "resources/read", "resources/subscribe", "resources/unsubscribe":
             guard case .string(let uri)? = params["uri"] else {
@@ -46,29 +45,43 @@ extension StdioServer {
             }
             var p = params
             p["uri"] = .string(original)
+            // Subscriptions are per client: the backend is asked once, and told to stop only when
+            // no client holds the subscription any more.
+            if method == "resources/unsubscribe" {
+                session.unsubscribe(uri)
+                if sessions.othersSubscribed(to: uri, except: session) {
+                    reply(Message.response(id: id, result: .object([:])))
+                    return
+                }
+            }
             Task { [proxy] in
                 await proxy.waitForStartup()
                 guard await proxy.config(server) != nil else {
                     reply(Message.error(id: id, RPCError(.resourceNotFound, "Resource not found: \(uri) (no server \"\(server)\")", data: ["uri": .string(uri)])))
                     return
                 }
-                await self.relay(id: id, server: server, method: method, params: .object(p), reply: reply)
+                if method == "resources/subscribe" { session.subscribe(uri) }
+                await self.relay(id: id, server: server, method: method, params: .object(p), session, reply: reply)
             }
         case "completion/complete":
-            completion(id: id, params, reply: reply)
+            completion(id: id, params, session, reply: reply)
         case "logging/setLevel":
-            guard case .string(let level)? = params["level"], Self.logLevels.contains(level) else {
-                reply(Message.error(id: id, .invalidParams("Invalid params: level must be one of \(Self.logLevels.sorted().joined(separator: ", "))")))
+            guard case .string(let name)? = params["level"], let level = MCPLogLevel(rawValue: name) else {
+                reply(Message.error(id: id, .invalidParams("Invalid params: level must be one of \(MCPLogLevel.allCases.map(\.rawValue).sorted().joined(separator: ", "))")))
                 return
             }
-            Task { [proxy] in await proxy.setLogLevel(level) }
+            // Each client gets what its own level lets through; backends are told the most verbose
+            // level any client asked for.
+            session.setLogLevel(level)
+            let backendLevel = sessions.mostVerboseLogLevel ?? level
+            Task { [proxy] in await proxy.setLogLevel(backendLevel.rawValue) }
             reply(Message.response(id: id, result: .object([:])))
         default:
             reply(Message.error(id: id, .methodNotFound(method)))
         }
     }
 
-    func completion(id: RPCID, _ params: JSONObject, reply: @escaping Reply) {
+    func completion(id: RPCID, _ params: JSONObject, _ session: ClientSession, reply: @escaping Reply) {
         guard case .object(var ref)? = params["ref"], case .string(let type)? = ref["type"] else {
             reply(Message.error(id: id, .invalidParams("Invalid params: completion/complete needs params.ref")))
             return
@@ -97,13 +110,13 @@ extension StdioServer {
             }
             var p = params
             p["ref"] = .object(ref)
-            await self.relay(id: id, server: server, method: "completion/complete", params: .object(p), reply: reply)
+            await self.relay(id: id, server: server, method: "completion/complete", params: .object(p), session, reply: reply)
         }
     }
 
     /// Sends a request to one backend and relays its answer, with URIs rewritten.
     /// A backend's own JSON-RPC error passes through; a dead backend is -32603 naming it.
-    func relay(id: RPCID, server: String, method: String, params: JSONValue, reply: @escaping Reply) async {
+    func relay(id: RPCID, server: String, method: String, params: JSONValue, _ session: ClientSession, reply: @escaping Reply) async {
         guard let conn = await proxy.readyConnection(server) else {
             let why = await proxy.config(server)?.lastError ?? "not connected"
             reply(Message.error(id: id, RPCError(.internalError, "Server '\(server)' is unavailable: \(why)", data: ["server": .string(server)])))
@@ -111,12 +124,19 @@ extension StdioServer {
         }
         let timeout = router.snapshot.backends[server]?.timeoutMillis ?? 60_000
         conn.noteUse()
-        // Progress the backend reports on the client's token reaches the client while this runs.
-        let token = params["_meta"]?["progressToken"]
-        if let token { proxy.progressTokens.register(token, server: server) }
-        defer { if let token { proxy.progressTokens.release(token, server: server) } }
+        // Progress the backend reports reaches this client, under its own token, while this runs.
+        var params = params
+        var mine: JSONValue?
+        if case .object(var p) = params, case .object(var meta)? = p["_meta"], let token = meta["progressToken"] {
+            let t = proxy.progressTokens.register(token, server: server, origin: CallOrigin(session: session, requestID: id))
+            meta["progressToken"] = t
+            p["_meta"] = .object(meta)
+            params = .object(p)
+            mine = t
+        }
+        defer { if let mine { proxy.progressTokens.release(mine) } }
         do {
-            let m = try await conn.request(method, params, timeoutMillis: timeout)
+            let m = try await conn.request(method, params, timeoutMillis: timeout, origin: CallOrigin(session: session, requestID: id))
             if case .errorResponse = m.kind, let e = m.raw.raw("error") {
                 reply(Self.backendError(id: id, e))
                 return

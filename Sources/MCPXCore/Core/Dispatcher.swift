@@ -1,65 +1,57 @@
 import MCPXJSON
 import Synchronization
 
-/// The MCP server side of mcpx: reads the client's messages, answers or routes each one.
+/// Everything a client request needs once it is read, whichever door it came through: routing,
+/// in-flight limits, deadlines, cancellation, session-expiry retry and result rewriting, once.
 ///
-/// `handle(line:)` runs on the stdin thread. Tool calls to ready backends are forwarded from there
-/// without touching the actor (see `StdioServer+Calls.swift`); everything that needs the actor's
-/// state runs in a task. Every request gets exactly one answer through its `Reply`.
-public final class StdioServer: Sendable {
+/// Doors turn bytes into messages and hand each one to `handle(_:from:reply:)` with the client's
+/// `ClientSession` and where the answer goes. Tool calls to ready backends are forwarded on the
+/// calling thread (the loop thread for the stdio and HTTP doors) without touching the actor (see
+/// `Dispatcher+Calls.swift`); everything that needs the actor's state runs in a task. Every
+/// request gets exactly one answer through its `Reply`.
+public final class Dispatcher: Sendable {
     public static let supportedVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
     public static let latestVersion = "2025-11-25"
 
-    /// Where the answer to one request goes: stdout, or a batch being collected. `noAnswer` (no
-    /// bytes) says the request ends without one (the client cancelled it).
-    typealias Reply = @Sendable ([UInt8]) -> Void
+    /// Where the answer to one request goes: the client's outlet, an HTTP response, or a batch
+    /// being collected. `noAnswer` (no bytes) says the request ends without one (it was cancelled).
+    public typealias Reply = @Sendable ([UInt8]) -> Void
     static let noAnswer: [UInt8] = []
 
-    let client: ClientChannel
     let proxy: MultiServerProxy
     let router: Router
+    let sessions: ClientSessions
     /// The proxy's settings, copied: reading them through the actor reference per call would
     /// retain and release it (slowly: tasks hold it weakly, which gives it a side table).
     let settings: MultiServerProxy.Settings
     let log: Logger
-    let pending = Mutex<[RPCID: PendingCall]>([:])
-    /// Calls waiting to be sent (for start-up or a reconnect), so a cancel can stop them.
-    let parkedCalls = Mutex<[RPCID: ParkedCall]>([:])
-    /// The largest line accepted, for the "too large" error.
-    let maxLineBytes: Int
-    /// Answers to single messages go straight to stdout (one closure for all of them).
-    let toStdout: Reply
+    /// The largest message accepted, for the "too large" error.
+    public let maxMessageBytes: Int
 
-    public init(client: ClientChannel, proxy: MultiServerProxy, log: Logger, maxLineBytes: Int) {
-        self.client = client
+    public init(proxy: MultiServerProxy, log: Logger, maxMessageBytes: Int) {
         self.proxy = proxy
         self.router = proxy.router
+        self.sessions = proxy.sessions
         self.settings = proxy.settings
         self.log = log
-        self.maxLineBytes = maxLineBytes
-        self.toStdout = { [client] in if !$0.isEmpty { client.send($0) } }
+        self.maxMessageBytes = maxMessageBytes
     }
 
     // MARK: Reading
 
-    public func handle(line: LineSplitter.Line) {
-        switch line {
-        case .tooLong(let size, let head):
-            let id = Self.sniffID(head)
-            log.warning("dropped a \(size)-byte message (limit exceeded)")
-            client.send(Message.error(id: id, RPCError(.invalidRequest, "Message too large: \(size) bytes; mcpx accepts at most \(maxLineBytes) bytes per line")))
-        case .line(let bytes):
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }  // blank line: nothing to answer
-            handleMessage(bytes)
-        }
-    }
-
-    func handleMessage(_ bytes: [UInt8]) {
+    /// One message (or a 2025-03-26 batch) from `session`'s client; a request is answered through `reply`.
+    public func handle(_ bytes: [UInt8], from session: ClientSession, reply: @escaping Reply) {
         if bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "[") {
-            handleBatch(bytes)
+            handleBatch(bytes, session, reply: reply)
             return
         }
-        if let msg = classify(bytes, reply: toStdout) { handle(msg, reply: toStdout) }
+        if let msg = classify(bytes, reply: reply) { handle(msg, session, reply: reply) }
+    }
+
+    /// The answer to a message larger than the limit (its id read from its first bytes, if it can be).
+    public func tooLarge(size: Int, head: [UInt8]) -> [UInt8] {
+        log.warning("dropped a \(size)-byte message (limit exceeded)")
+        return Message.error(id: Self.sniffID(head), RPCError(.invalidRequest, "Message too large: \(size) bytes; mcpx accepts at most \(maxMessageBytes) bytes per message"))
     }
 
     static func toolsList(id: RPCID, _ snap: Router.Snapshot) -> [UInt8] {
@@ -82,23 +74,23 @@ public final class StdioServer: Sendable {
     }
 
     /// Acts on a valid message: a request gets exactly one answer through `reply`.
-    func handle(_ msg: IncomingMessage, reply: @escaping Reply) {
+    public func handle(_ msg: IncomingMessage, _ session: ClientSession, reply: @escaping Reply) {
         switch msg.kind {
         case .request(let id, let method):
-            request(id: id, method: method, msg, reply: reply)
+            request(id: id, method: method, msg, session, reply: reply)
         case .notification(let method):
-            notification(method: method, msg)
+            notification(method: method, msg, session)
         case .response, .errorResponse:
-            clientResponse(msg)
+            clientResponse(msg, session)
         }
     }
 
     // MARK: Requests
 
-    func request(id: RPCID, method: String, _ msg: IncomingMessage, reply: @escaping Reply) {
+    func request(id: RPCID, method: String, _ msg: IncomingMessage, _ session: ClientSession, reply: @escaping Reply) {
         switch method {
         case "initialize":
-            initialize(id: id, msg, reply: reply)
+            initialize(id: id, msg, session, reply: reply)
         case "ping":
             reply(Message.response(id: id, result: .object([:])))
         case "tools/list":
@@ -106,8 +98,8 @@ public final class StdioServer: Sendable {
                 reply(Message.error(id: id, .invalidParams("Invalid cursor: mcpx returns every tool in one page")))
                 return
             }
-            ensureStarted()
-            client.markListed("notifications/tools/list_changed")
+            ensureStarted(session)
+            session.markListed("notifications/tools/list_changed")
             let snap = router.snapshot
             if snap.startupDone {
                 reply(Self.toolsList(id: id, snap))
@@ -118,23 +110,23 @@ public final class StdioServer: Sendable {
                 reply(Self.toolsList(id: id, router.snapshot))
             }
         case "tools/call":
-            toolCall(id: id, msg, reply: reply)
+            toolCall(id: id, msg, session, reply: reply)
         default:
-            otherRequest(id: id, method: method, msg, reply: reply)
+            otherRequest(id: id, method: method, msg, session, reply: reply)
         }
     }
 
-    func initialize(id: RPCID, _ msg: IncomingMessage, reply: @escaping Reply) {
+    func initialize(id: RPCID, _ msg: IncomingMessage, _ session: ClientSession, reply: @escaping Reply) {
         guard let params = msg.params?.objectValue, case .string(let requested)? = params["protocolVersion"] else {
             reply(Message.error(id: id, .invalidParams("initialize needs params.protocolVersion (a string)")))
             return
         }
         let version = Self.supportedVersions.contains(requested) ? requested : Self.latestVersion
         let caps = params["capabilities"]?.objectValue.map { JSONValue.object($0) } ?? .object([:])
-        client.setInitializeParams(version: version, capabilities: caps)
+        session.setInitializeParams(version: version, capabilities: caps)
         Task { [proxy] in
-            // Backends connect now, told only what this client supports. Their first attempts get a
-            // moment (bounded) so the answer can say what they offer.
+            // Backends connect now (unless a door started them already), told only what this client
+            // supports. Their first attempts get a moment (bounded) so the answer can say what they offer.
             await proxy.start(clientCapabilities: caps)
             await proxy.waitForFirstAttempts(upTo: min(0.25, proxy.settings.startupTimeout))
             self.answerInitialize(id: id, version: version, capabilities: await proxy.upstreamCapabilities(), reply: reply)
@@ -154,21 +146,21 @@ public final class StdioServer: Sendable {
     }
 
     /// Backends connect when the client initializes; a client that skips that still gets them.
-    func ensureStarted() {
-        if client.protocolVersion == nil {
+    func ensureStarted(_ session: ClientSession) {
+        if session.protocolVersion == nil {
             Task { [proxy] in await proxy.start(clientCapabilities: .object([:])) }
         }
     }
 
     // MARK: Notifications and responses
 
-    func notification(method: String, _ msg: IncomingMessage) {
+    func notification(method: String, _ msg: IncomingMessage, _ session: ClientSession) {
         switch method {
         case "notifications/initialized":
-            client.markInitialized()
+            session.markInitialized()
         case "notifications/cancelled":
             guard let v = msg.params?["requestId"], let id = RPCID(v) else { return }
-            cancel(clientID: id, reason: msg.params?["reason"]?.stringValue)
+            cancel(clientID: id, session, reason: msg.params?["reason"]?.stringValue)
         case "notifications/roots/list_changed":
             Task { [proxy] in await proxy.rootsChanged() }
         default:
@@ -176,34 +168,34 @@ public final class StdioServer: Sendable {
         }
     }
 
-    func clientResponse(_ msg: IncomingMessage) {
-        if proxy.bridge.clientAnswered(msg) { return }
+    func clientResponse(_ msg: IncomingMessage, _ session: ClientSession) {
+        if proxy.bridge.clientAnswered(msg, from: session) { return }
         log.debug("ignoring a response from the client (id \(msg.id?.description ?? "null"))")
     }
 
     // MARK: Batches (2025-03-26)
 
-    func handleBatch(_ bytes: [UInt8]) {
+    func handleBatch(_ bytes: [UInt8], _ session: ClientSession, reply: @escaping Reply) {
         // The line starts with "[": valid JSON here is always an array.
         guard case .array(let items)? = try? JSONParser.parse(bytes) else {
-            client.send(Message.error(id: nil, RPCError(.parseError, "Parse error: not valid JSON")))
+            reply(Message.error(id: nil, RPCError(.parseError, "Parse error: not valid JSON")))
             return
         }
-        guard client.protocolVersion == "2025-03-26" else {
-            client.send(Message.error(id: nil, RPCError(.invalidRequest, "Invalid Request: JSON-RPC batches are supported only under protocol version 2025-03-26")))
+        guard session.protocolVersion == "2025-03-26" else {
+            reply(Message.error(id: nil, RPCError(.invalidRequest, "Invalid Request: JSON-RPC batches are supported only under protocol version 2025-03-26")))
             return
         }
         guard !items.isEmpty else {
-            client.send(Message.error(id: nil, RPCError(.invalidRequest, "Invalid Request: empty batch")))
+            reply(Message.error(id: nil, RPCError(.invalidRequest, "Invalid Request: empty batch")))
             return
         }
-        let collector = BatchCollector(expected: items.count, client: client)
+        let collector = BatchCollector(expected: items.count, reply: reply)
         let reply: Reply = { collector.add($0) }
         for item in items {
             // An invalid item is answered (and counted) by classify; only requests are answered later.
             guard let msg = classify(item.serialized(), reply: reply) else { continue }
             if case .request = msg.kind {} else { collector.skip() }
-            handle(msg, reply: reply)
+            handle(msg, session, reply: reply)
         }
     }
 
@@ -226,16 +218,16 @@ public final class StdioServer: Sendable {
 
 /// Collects the answers of one batch and writes them as one array.
 final class BatchCollector: Sendable {
-    let client: ClientChannel
+    let reply: Dispatcher.Reply
     let state: Mutex<(remaining: Int, answers: [[UInt8]])>
 
-    init(expected: Int, client: ClientChannel) {
-        self.client = client
+    init(expected: Int, reply: @escaping Dispatcher.Reply) {
+        self.reply = reply
         state = Mutex((expected, []))
     }
 
     func skip() { complete(nil) }
-    /// An answer for the batch; an empty one (`StdioServer.noAnswer`: the request was cancelled) counts as none.
+    /// An answer for the batch; an empty one (`Dispatcher.noAnswer`: the request was cancelled) counts as none.
     func add(_ answer: [UInt8]) { complete(answer.isEmpty ? nil : answer) }
 
     private func complete(_ answer: [UInt8]?) {
@@ -251,6 +243,6 @@ final class BatchCollector: Sendable {
             out.append(contentsOf: a)
         }
         out.append(UInt8(ascii: "]"))
-        client.send(out)
+        reply(out)
     }
 }

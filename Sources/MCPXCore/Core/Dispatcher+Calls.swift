@@ -1,5 +1,10 @@
 import MCPXJSON
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A client request that waits before it can be forwarded (for start-up, or for its backend to
 /// reconnect). A cancel removes it, and then it is never sent.
@@ -11,10 +16,16 @@ final class ParkedCall: Sendable {
 /// A client request forwarded to a backend and not yet answered.
 final class PendingCall: Sendable {
     let server: String
+    /// The tool's own name (for per-tool figures).
+    let tool: String
     /// Where the answer goes (stdout, or the batch the request came in).
     let reply: @Sendable ([UInt8]) -> Void
-    /// The client's `_meta.progressToken`, registered for `server` while the call is pending.
+    /// The progress token the backend sees (mcpx's own, standing for the client's), registered while the call is pending.
     let progressToken: JSONValue?
+    /// When the call was admitted (monotonic ns).
+    let created = monotonicNanos()
+    /// µs since the call was admitted (for calls that end without an answer).
+    var elapsedMicros: Int { Int((monotonicNanos() - created) / 1000) }
     struct State {
         var connection: BackendConnection
         var backendID: Int64
@@ -33,17 +44,18 @@ final class PendingCall: Sendable {
     }
     let state: Mutex<State>
 
-    init(server: String, connection: BackendConnection, backendID: Int64, progressToken: JSONValue?, reply: @escaping @Sendable ([UInt8]) -> Void) {
+    init(server: String, tool: String, connection: BackendConnection, backendID: Int64, progressToken: JSONValue?, reply: @escaping @Sendable ([UInt8]) -> Void) {
         self.server = server
+        self.tool = tool
         self.reply = reply
         self.progressToken = progressToken
         state = Mutex(State(connection: connection, backendID: backendID))
     }
 }
 
-extension StdioServer {
+extension Dispatcher {
     /// `tools/call`: mcpx's own tools go to the actor; backend tools are forwarded from this thread.
-    func toolCall(id: RPCID, _ msg: IncomingMessage, reply: @escaping Reply) {
+    func toolCall(id: RPCID, _ msg: IncomingMessage, _ session: ClientSession, reply: @escaping Reply) {
         guard let paramsRange = msg.raw.range("params"),
             let params = try? RawObject(msg.raw.bytes, range: paramsRange),
             case .string(let name)? = params.value("name")
@@ -65,37 +77,47 @@ extension StdioServer {
             }
             return
         }
-        route(id: id, name: name, params: params, reply: reply, parked: nil)
+        route(id: id, name: name, params: params, session, reply: reply, parked: nil)
     }
 
     /// Routes a call. `parked` is set when the call waited (for start-up or a reconnect): it stays
     /// in `parkedCalls` until it is answered here or moved to `pending` by `forward`, so a cancel
     /// that arrives at any point before it is sent finds it.
-    func route(id: RPCID, name: String, params: RawObject, reply: @escaping Reply, parked: ParkedCall?) {
+    func route(id: RPCID, name: String, params: RawObject, _ session: ClientSession, reply: @escaping Reply, parked: ParkedCall?) {
         let snap = router.snapshot
         guard let route = snap.tools[name], let backend = snap.backends[route.server] else {
             if !snap.startupDone && parked == nil {
-                ensureStarted()
-                guard let parked = park(id, reply: reply) else { return }
+                ensureStarted(session)
+                guard let parked = park(id, session, reply: reply) else { return }
                 Task { [proxy] in
                     await proxy.waitForStartup()
-                    self.route(id: id, name: name, params: params, reply: reply, parked: parked)
+                    self.route(id: id, name: name, params: params, session, reply: reply, parked: parked)
                 }
                 return
             }
-            answerParked(id, parked, reply, Message.error(id: id, .invalidParams("Unknown tool: \(name)")))
+            // A tool of a server that is not ready (never listed its tools): say why, not just "unknown".
+            if let r = name.firstRange(of: ToolNaming.separator), let b = snap.backends[String(name[..<r.lowerBound])], b.status != .ready {
+                let server = String(name[..<r.lowerBound])
+                Task { [proxy] in
+                    let c = await proxy.config(server)
+                    let why = c?.status == .disabled ? "is disabled (enable it with manage)" : "is unavailable: \(c?.lastError ?? "not connected")"
+                    self.answerParked(id, session, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(server)' \(why); \(name) was not called.")))
+                }
+                return
+            }
+            answerParked(id, session, parked, reply, Message.error(id: id, .invalidParams("Unknown tool: \(name)")))
             return
         }
         if backend.status == .ready {
-            forward(id: id, route: route, backend: backend, params: params, reply: reply, parked: parked)
+            forward(id: id, route: route, backend: backend, params: params, session, reply: reply, parked: parked)
             return
         }
         // Not ready: a disabled backend says so; a failed one gets an immediate reconnect attempt.
-        guard let parked = parked ?? park(id, reply: reply) else { return }
+        guard let parked = parked ?? park(id, session, reply: reply) else { return }
         Task { [proxy, router] in
             let ready = await proxy.ensureReady(route.server)
             if ready, let b = router.snapshot.backends[route.server], b.status == .ready {
-                self.forward(id: id, route: route, backend: b, params: params, reply: reply, parked: parked)
+                self.forward(id: id, route: route, backend: b, params: params, session, reply: reply, parked: parked)
                 return
             }
             let config = await proxy.config(route.server)
@@ -105,18 +127,19 @@ extension StdioServer {
             case nil: why = "was removed"
             default: why = "is unavailable: \(config?.lastError ?? "not connected")"
             }
-            self.answerParked(id, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(route.server)' \(why); \(name) was not called.")))
+            self.answerParked(id, session, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(route.server)' \(why); \(name) was not called.")))
         }
     }
 
     /// Answers a call that was not sent; a parked one only if the client has not cancelled it.
-    func answerParked(_ id: RPCID, _ parked: ParkedCall?, _ reply: Reply, _ answer: [UInt8]) {
-        if let parked, !unpark(id, parked) { return }
+    func answerParked(_ id: RPCID, _ session: ClientSession, _ parked: ParkedCall?, _ reply: Reply, _ answer: [UInt8]) {
+        if let parked, !unpark(id, session, parked) { return }
         reply(answer)
     }
 
-    /// The request to the backend: the client's params with the original tool name, bytes copied.
-    static func callBody(backendID: Int64, tool: String, params: RawObject) -> [UInt8] {
+    /// The request to the backend: the client's params with the original tool name, bytes copied;
+    /// `meta`, when set, replaces `_meta` (it carries mcpx's progress token instead of the client's).
+    static func callBody(backendID: Int64, tool: String, params: RawObject, meta: [UInt8]? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(params.bytes.count + tool.utf8.count + 96)
         out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
@@ -127,16 +150,20 @@ extension StdioServer {
             out.append(UInt8(ascii: ","))
             JSONValue.writeString(m.key, to: &out)
             out.append(UInt8(ascii: ":"))
-            out.append(contentsOf: params.bytes[m.range])
+            if let meta, m.key == "_meta" {
+                out.append(contentsOf: meta)
+            } else {
+                out.append(contentsOf: params.bytes[m.range])
+            }
         }
         out.append(contentsOf: "}}".utf8)
         return out
     }
 
     /// Parks a call that must wait before it is sent; nil (and answered) when its id is in use.
-    func park(_ id: RPCID, reply: @escaping Reply) -> ParkedCall? {
+    func park(_ id: RPCID, _ session: ClientSession, reply: @escaping Reply) -> ParkedCall? {
         let parked = ParkedCall(reply: reply)
-        let inUse = pending.withLock { $0[id] != nil } || parkedCalls.withLock { p -> Bool in
+        let inUse = session.pending.withLock { $0[id] != nil } || session.parkedCalls.withLock { p -> Bool in
             if p[id] != nil { return true }
             p[id] = parked
             return false
@@ -149,8 +176,8 @@ extension StdioServer {
     }
 
     /// Takes a parked call back; false when the client cancelled it meanwhile.
-    func unpark(_ id: RPCID, _ parked: ParkedCall) -> Bool {
-        parkedCalls.withLock { p -> Bool in
+    func unpark(_ id: RPCID, _ session: ClientSession, _ parked: ParkedCall) -> Bool {
+        session.parkedCalls.withLock { p -> Bool in
             guard p[id] === parked else { return false }
             p[id] = nil
             return true
@@ -158,36 +185,68 @@ extension StdioServer {
     }
 
     /// The client's `_meta.progressToken` of a tools/call, if it sent one.
-    static func progressToken(_ params: RawObject) -> JSONValue? {
-        guard params.range("_meta") != nil, case .object(let meta)? = params.value("_meta") else { return nil }
-        return meta["progressToken"]
+    static func progressToken(_ params: RawObject) -> (JSONValue, JSONObject)? {
+        guard params.range("_meta") != nil, case .object(let meta)? = params.value("_meta"), let token = meta["progressToken"] else { return nil }
+        return (token, meta)
+    }
+
+    /// Whether a raw tool result says `isError: true` (scanned only when the bytes mention it).
+    static func resultIsError(_ r: ArraySlice<UInt8>) -> Bool {
+        // memchr for the "E" (rare in JSON text), then the letters around it.
+        let hit = r.withUnsafeBytes { b -> Bool in
+            guard let base = b.baseAddress, b.count >= 7 else { return false }
+            var p = base + 2
+            let end = base + b.count
+            while p < end - 4, let e = memchr(p, 0x45, end - 4 - p) {
+                let q = UnsafeRawPointer(e)
+                if q.load(fromByteOffset: -2, as: UInt8.self) == 0x69, q.load(fromByteOffset: -1, as: UInt8.self) == 0x73,
+                    memcmp(q + 1, "rror", 4) == 0
+                {
+                    return true
+                }
+                p = q + 1
+            }
+            return false
+        }
+        guard hit, let o = try? RawObject(Array(r)) else { return false }
+        return o.value("isError")?.boolValue == true
     }
 
     enum Admission { case admitted, inUse, cancelled }
 
-    func forward(id: RPCID, route: Router.Route, backend: Router.Backend, params: RawObject, reply: @escaping Reply, parked: ParkedCall? = nil) {
+    func forward(id: RPCID, route: Router.Route, backend: Router.Backend, params: RawObject, _ session: ClientSession, reply: @escaping Reply, parked: ParkedCall? = nil) {
         let conn = backend.connection
         // Bound what one backend can hold: past the limit, fail fast instead of queueing without end.
         let limit = settings.maxInFlight
         if conn.inFlight.wrappingAdd(1, ordering: .relaxed).newValue > limit {
             conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
-            answerParked(id, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly.")))
+            answerParked(id, session, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly.")))
             return
         }
-        let call = PendingCall(server: route.server, connection: conn, backendID: 0, progressToken: Self.progressToken(params), reply: reply)
+        // The backend sees a progress token of mcpx's own, unique across clients; its progress is
+        // mapped back to this client's token and request.
+        var meta: [UInt8]?
+        var backendToken: JSONValue?
+        if let (token, metaObject) = Self.progressToken(params) {
+            let mine = proxy.progressTokens.register(token, server: route.server, origin: CallOrigin(session: session, requestID: id))
+            var m = metaObject
+            m["progressToken"] = mine
+            meta = JSONValue.object(m).serialized()
+            backendToken = mine
+        }
+        let call = PendingCall(server: route.server, tool: route.tool, connection: conn, backendID: 0, progressToken: backendToken, reply: reply)
         let now = monotonicNanos()
         call.state.withLock {
             $0.idleNanos = UInt64(backend.timeoutMillis) * 1_000_000
             $0.deadline = now + $0.idleNanos
             $0.hardDeadline = now + UInt64(max(settings.maxCallTime * 1000, Double(backend.timeoutMillis))) * 1_000_000
         }
-        // The token is the backend's from before the call can be seen in `pending` (from then on
+        // The token is registered from before the call can be seen in `pending` (from then on
         // whoever removes the call releases it) to the call's end.
-        if let token = call.progressToken { proxy.progressTokens.register(token, server: route.server) }
         // A parked call moves to `pending` in one step: a cancel finds it in one table or the other.
-        let admission = pending.withLock { p -> Admission in
+        let admission = session.pending.withLock { p -> Admission in
             if p[id] != nil { return .inUse }
-            if let parked, !unpark(id, parked) { return .cancelled }
+            if let parked, !unpark(id, session, parked) { return .cancelled }
             p[id] = call
             return .admitted
         }
@@ -195,25 +254,25 @@ extension StdioServer {
             conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
             retire(call)
             if admission == .inUse {
-                answerParked(id, parked, reply, Message.error(id: id, RPCError(.invalidRequest, "Invalid Request: id \(id) is already in use by a request in progress")))
+                answerParked(id, session, parked, reply, Message.error(id: id, RPCError(.invalidRequest, "Invalid Request: id \(id) is already in use by a request in progress")))
             }
             return
         }
         // A call that waited runs on another thread than the client's messages: a cancel may have
         // come since it was admitted, and then it is never sent. (Straight from stdin, nothing can
         // come between: the cancel is read on this same thread, later.)
-        if parked != nil, !isPending(id, call) { return }
-        send(id: id, call: call, conn: conn, route: route, timeoutMillis: backend.timeoutMillis, params: params, reply: reply, retried: false)
+        if parked != nil, !isPending(id, session, call) { return }
+        send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: backend.timeoutMillis, params: params, meta: meta, reply: reply, retried: false)
     }
 
     func send(
-        id: RPCID, call: PendingCall, conn: BackendConnection, route: Router.Route, timeoutMillis: Int, params: RawObject,
-        reply: @escaping Reply, retried: Bool
+        id: RPCID, _ session: ClientSession, call: PendingCall, conn: BackendConnection, route: Router.Route, timeoutMillis: Int,
+        params: RawObject, meta: [UInt8]?, reply: @escaping Reply, retried: Bool
     ) {
         let bid = conn.makeRequestID()
         conn.noteUse()
         let generation = conn.sessionGeneration
-        let body = Self.callBody(backendID: bid, tool: route.tool, params: params)
+        let body = Self.callBody(backendID: bid, tool: route.tool, params: params, meta: meta)
         let start = monotonicNanos()
         call.state.withLock {
             $0.connection = conn
@@ -222,7 +281,7 @@ extension StdioServer {
         // No curl timeout: the call's own deadlines (`expireCalls`, idle and hard) cancel the
         // transfer, and a timer per request in curl costs about 3% of mcpx's instructions per call.
         let t = conn.post(
-            body, expecting: .int(bid), timeoutMillis: 0,
+            body, expecting: .int(bid), timeoutMillis: 0, origin: CallOrigin(session: session, requestID: id),
             onProgress: {
                 // Progress shows the backend is working: push the idle deadline out (never past the hard one).
                 call.state.withLock { s in s.deadline = min(s.hardDeadline, monotonicNanos() + s.idleNanos) }
@@ -233,32 +292,32 @@ extension StdioServer {
                 conn.stats.withLock { $0.sessionExpiries += 1 }
                 Task { [proxy] in
                     let ok = await proxy.recoverSession(route.server, seenGeneration: generation)
-                    guard self.isPending(id, call) else { return }
+                    guard self.isPending(id, session, call) else { return }
                     if ok {
-                        self.send(id: id, call: call, conn: conn, route: route, timeoutMillis: timeoutMillis, params: params, reply: reply, retried: true)
+                        self.send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: timeoutMillis, params: params, meta: meta, reply: reply, retried: true)
                     } else {
-                        self.finish(id: id, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, .failure(e), reply: reply)
+                        self.finish(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, .failure(e), reply: reply)
                     }
                 }
                 return
             }
-            self.finish(id: id, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, result, reply: reply)
+            self.finish(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, result, reply: reply)
         }
         call.state.withLock { if $0.completedBackendID != bid { $0.transfer = t } }
     }
 
     /// A call left the pending table: its backend may no longer report progress on its token.
     func retire(_ call: PendingCall) {
-        if let token = call.progressToken { proxy.progressTokens.release(token, server: call.server) }
+        if let token = call.progressToken { proxy.progressTokens.release(token) }
     }
 
-    func isPending(_ id: RPCID, _ call: PendingCall) -> Bool {
-        pending.withLock { $0[id] === call }
+    func isPending(_ id: RPCID, _ session: ClientSession, _ call: PendingCall) -> Bool {
+        session.pending.withLock { $0[id] === call }
     }
 
     /// Removes the pending call if it is still this one; false when it was cancelled meanwhile.
-    func take(_ id: RPCID, _ call: PendingCall) -> Bool {
-        pending.withLock { p -> Bool in
+    func take(_ id: RPCID, _ session: ClientSession, _ call: PendingCall) -> Bool {
+        session.pending.withLock { p -> Bool in
             guard p[id] === call else { return false }
             p[id] = nil
             return true
@@ -266,22 +325,25 @@ extension StdioServer {
     }
 
     func finish(
-        id: RPCID, call: PendingCall, conn: BackendConnection, route: Router.Route, bid: Int64, start: UInt64,
+        id: RPCID, _ session: ClientSession, call: PendingCall, conn: BackendConnection, route: Router.Route, bid: Int64, start: UInt64,
         timeoutMillis: Int, _ result: Result<IncomingMessage?, BackendError>, reply: @escaping Reply
     ) {
         call.state.withLock {
             $0.transfer = nil
             $0.completedBackendID = bid
         }
-        guard take(id, call) else { return }  // cancelled or timed out: the client gets no late answer
+        guard take(id, session, call) else { return }  // cancelled or timed out: the client gets no late answer
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         retire(call)
         switch result {
         case .success(let msg?):
             let micros = Int((monotonicNanos() - start) / 1000)
+            let isError: Bool
+            if case .errorResponse = msg.kind { isError = true } else { isError = msg.raw.raw("result").map(Self.resultIsError) ?? true }
             conn.stats.withLock {
                 $0.calls += 1
                 $0.recordSuccess(micros: micros)
+                $0.recordTool(route.tool, isError ? .error : .ok, micros: micros)
             }
             if case .errorResponse = msg.kind, let e = msg.raw.raw("error") {
                 reply(Self.backendError(id: id, e))
@@ -297,12 +359,14 @@ extension StdioServer {
                 reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' sent a response without a result")))
             }
         case .success(nil):
+            conn.stats.withLock { $0.recordTool(route.tool, .error, micros: Int((monotonicNanos() - start) / 1000)) }
             reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' sent no response")))
         case .failure(let e):
             let e = BackendError(e.kind, conn.redact(e.message), status: e.status)
             conn.stats.withLock {
                 $0.calls += 1
                 $0.recordFailure(e)
+                $0.recordTool(route.tool, e.kind == .timeout ? .timeout : .error, micros: Int((monotonicNanos() - start) / 1000), lastError: e.message)
             }
             let text: String
             switch e.kind {
@@ -344,15 +408,16 @@ extension StdioServer {
 
     /// `notifications/cancelled` from the client: stop the backend's work, send no answer. A call
     /// still parked (waiting for start-up or a reconnect) is dropped and never sent.
-    func cancel(clientID: RPCID, reason: String?) {
-        if let parked = parkedCalls.withLock({ $0.removeValue(forKey: clientID) }) {
+    func cancel(clientID: RPCID, _ session: ClientSession, reason: String?) {
+        if let parked = session.parkedCalls.withLock({ $0.removeValue(forKey: clientID) }) {
             parked.reply(Self.noAnswer)
             log.debug("cancelled request \(clientID) before it was sent")
             return
         }
-        guard let call = pending.withLock({ $0.removeValue(forKey: clientID) }) else { return }
+        guard let call = session.pending.withLock({ $0.removeValue(forKey: clientID) }) else { return }
         abandon(call, reason: reason)
         retire(call)
+        call.state.withLock { $0.connection }.stats.withLock { $0.recordTool(call.tool, .cancelled, micros: call.elapsedMicros) }
         call.reply(Self.noAnswer)
         log.debug("cancelled request \(clientID) (\(call.server))")
     }
@@ -364,7 +429,7 @@ extension StdioServer {
             return (s.connection, s.backendID, s.transfer)
         }
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
-        if let transfer { conn.loop.cancel(transfer) }
+        if let transfer { conn.cancel(transfer) }
         guard bid != 0 else { return }  // never sent: nothing for the backend to stop
         conn.forget(.int(bid))
         var params: JSONObject = ["requestId": .int(bid)]
@@ -374,7 +439,11 @@ extension StdioServer {
 
     /// Answers calls whose deadline has passed; runs every few milliseconds while serving.
     func expireCalls(now: UInt64 = monotonicNanos()) {
-        let expired = pending.withLock { p -> [(RPCID, PendingCall)] in
+        for session in sessions.all where !session.pending.withLock({ $0.isEmpty }) { expireCalls(session, now: now) }
+    }
+
+    func expireCalls(_ session: ClientSession, now: UInt64) {
+        let expired = session.pending.withLock { p -> [(RPCID, PendingCall)] in
             let due = p.filter { $0.value.state.withLock { $0.deadline <= now } }
             for (id, _) in due { p[id] = nil }
             return due.map { ($0.key, $0.value) }
@@ -386,6 +455,7 @@ extension StdioServer {
             conn.stats.withLock {
                 $0.calls += 1
                 $0.recordFailure(BackendError(.timeout, "call timed out"))
+                $0.recordTool(call.tool, .timeout, micros: call.elapsedMicros, lastError: "call timed out")
             }
             let what = now >= hard
                 ? "reached the hard limit of \(Self.seconds(Int(settings.maxCallTime * 1000))) per call"
@@ -399,7 +469,6 @@ extension StdioServer {
     public func runDeadlines() async {
         while !Task.isCancelled {
             try? await Task.sleep(nanoseconds: 20_000_000)
-            if pending.withLock({ $0.isEmpty }) { continue }
             expireCalls()
         }
     }
@@ -408,8 +477,33 @@ extension StdioServer {
     public func drain(graceSeconds: Double) async {
         let deadline = monotonicNanos() + UInt64(graceSeconds * 1e9)
         while monotonicNanos() < deadline {
-            if pending.withLock({ $0.isEmpty }) && parkedCalls.withLock({ $0.isEmpty }) { return }
+            if !sessions.all.contains(where: \.hasCallsInFlight) { return }
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
+    }
+}
+
+extension Dispatcher {
+    /// The client is gone (its HTTP session ended or was dropped): its calls are cancelled at their
+    /// backends, nothing more is sent to it, and requests backends sent it are void.
+    public func endSession(_ session: ClientSession) {
+        guard session.end() else { return }
+        sessions.remove(session)
+        let parked = session.parkedCalls.withLock { p -> [ParkedCall] in
+            defer { p = [:] }
+            return Array(p.values)
+        }
+        for p in parked { p.reply(Self.noAnswer) }
+        let calls = session.pending.withLock { p -> [PendingCall] in
+            defer { p = [:] }
+            return Array(p.values)
+        }
+        for call in calls {
+            abandon(call, reason: "mcpx: the client went away")
+            retire(call)
+            call.state.withLock { $0.connection }.stats.withLock { $0.recordTool(call.tool, .cancelled, micros: call.elapsedMicros) }
+            call.reply(Self.noAnswer)
+        }
+        proxy.bridge.forget(session: session)
     }
 }

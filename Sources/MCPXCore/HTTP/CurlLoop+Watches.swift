@@ -8,9 +8,10 @@ import Glibc
 import Darwin
 #endif
 
-/// A pipe of a child process that the loop watches: readable (its stdout or stderr) or writable
-/// (its stdin, while mcpx has bytes waiting for it). The callbacks run on the loop thread.
-public final class PipeWatch: @unchecked Sendable {
+/// A descriptor the loop watches besides curl's sockets: a child process's pipe (its stdout or
+/// stderr to read, its stdin while mcpx has bytes waiting for it), the HTTP door's listening
+/// socket and its client connections. The callbacks run on the loop thread.
+public final class FDWatch: @unchecked Sendable {
     let fd: Int32
     /// Runs when the pipe can be read (or reached EOF / failed: a read tells).
     let onReadable: (@Sendable () -> Void)?
@@ -28,14 +29,14 @@ public final class PipeWatch: @unchecked Sendable {
     }
 }
 
-/// Child processes' pipes in the loop's epoll set, beside curl's sockets and the own HTTP client's
-/// connections: no thread per child. Each pipe carries a tag with the top bit set in the event's
+/// Child processes' pipes and the HTTP door's sockets in the loop's epoll set, beside curl's
+/// sockets and the own HTTP client's connections: no thread per child or per client. Each pipe carries a tag with the top bit set in the event's
 /// upper 32 bits (the own client's tags stay below it).
 extension CurlLoop {
     static let pipeTagBit: UInt32 = 0x8000_0000
 
     /// Starts watching `w` (from any thread).
-    public func addPipe(_ w: PipeWatch) {
+    public func addWatch(_ w: FDWatch) {
         onLoop { [self] in
             #if os(Linux)
             pipeTags = pipeTags >= Self.pipeTagBit - 1 ? 1 : pipeTags + 1
@@ -47,7 +48,7 @@ extension CurlLoop {
     }
 
     /// Asks to be told (once) when `w` can take bytes again (from the loop thread).
-    public func wantWritable(_ w: PipeWatch, _ want: Bool) {
+    public func wantWritable(_ w: FDWatch, _ want: Bool) {
         #if os(Linux)
         guard w.registered, w.wantsWrite != want else { return }
         w.wantsWrite = want
@@ -56,7 +57,7 @@ extension CurlLoop {
     }
 
     /// Stops watching `w` (from any thread); the caller closes the descriptor afterwards.
-    public func removePipe(_ w: PipeWatch, then: (@Sendable () -> Void)? = nil) {
+    public func removeWatch(_ w: FDWatch, then: (@Sendable () -> Void)? = nil) {
         onLoop { [self] in
             #if os(Linux)
             if w.registered { epoll_ctl(epollFD, Int32(EPOLL_CTL_DEL), w.fd, nil) }
@@ -68,7 +69,7 @@ extension CurlLoop {
     }
 
     #if os(Linux)
-    private func epollPipe(_ w: PipeWatch, op: Int32) -> Bool {
+    private func epollPipe(_ w: FDWatch, op: Int32) -> Bool {
         var ev = epoll_event()
         ev.events = (w.onReadable != nil ? UInt32(EPOLLIN.rawValue) : 0) | (w.wantsWrite ? UInt32(EPOLLOUT.rawValue) : 0)
         ev.data.u64 = UInt64(UInt32(bitPattern: w.fd)) | UInt64(w.tag) << 32

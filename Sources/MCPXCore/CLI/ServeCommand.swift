@@ -1,0 +1,98 @@
+import Dispatch
+import Synchronization
+import MCPXJSON
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `mcpx [--stdio] [--http HOST:PORT]`: serve MCP through the doors asked for, over one core.
+///
+/// With stdio, it runs until stdin ends (or SIGTERM, SIGINT, SIGHUP); with `--http` alone, until
+/// SIGTERM or SIGINT. Then it shuts down cleanly: calls in flight get a moment to finish, HTTP
+/// sessions end, backend sessions are closed.
+public enum ServeCommand {
+    /// What backends are told the client can do when HTTP clients come and go: everything a client
+    /// may offer; each request is then refused for a session that did not declare it.
+    static let doorCapabilities: JSONValue = ["roots": ["listChanged": true], "sampling": .object([:]), "elicitation": .object([:])]
+
+    public static func run(_ options: Options, servers: [ServerConfig], stateFile: StateFile?, log: Logger) async -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        // SIGHUP (the terminal or the client went away) ends mcpx as cleanly as SIGTERM does: it
+        // is ignored from here until its handler below is in place.
+        signal(SIGHUP, SIG_IGN)
+        let limits = ProcessResources.raiseFileLimit()
+        let loop = CurlLoop()
+        let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log)
+        if let file = stateFile {
+            await proxy.setStateSaver { file.save($0) }
+        }
+        let dispatcher = Dispatcher(proxy: proxy, log: log, maxMessageBytes: options.maxLineBytes)
+        let deadlines = Task { await dispatcher.runDeadlines() }
+        defer { deadlines.cancel() }
+
+        var http: HTTPDoor?
+        var housekeeping: Task<Void, Never>?
+        if let settings = options.http {
+            do {
+                http = try HTTPDoor(settings: settings, dispatcher: dispatcher, loop: loop, log: log)
+            } catch {
+                log.error("\(error)")
+                loop.shutdown()
+                return 1
+            }
+        }
+        defer { housekeeping?.cancel() }
+        let doors = [options.servesStdio ? "stdio" : nil, http.map { _ in "http" }].compactMap { $0 }.joined(separator: " and ")
+        log.info("\(MCPXVersion.full) serving \(doors) with \(servers.count) server\(servers.count == 1 ? "" : "s")")
+        log.debug("file descriptors: soft limit \(limits.soft), hard limit \(limits.hard)")
+        log.debug(loop.ownsLoopbackHTTP ? "HTTP: own HTTP/1.1 client for plain-HTTP loopback backends, libcurl for the rest"
+            : "HTTP: libcurl for every request")
+        if let http {
+            // Clients come and go: backends connect now, told what any client may offer.
+            await proxy.start(clientCapabilities: doorCapabilities)
+            http.start()
+            housekeeping = Task { await http.runHousekeeping() }
+        }
+
+        // Wait for stdin EOF (when serving stdio) or a signal, whichever comes first.
+        let reason: String = await withCheckedContinuation { c in
+            let once = Mutex(false)
+            let finish: @Sendable (String) -> Void = { r in
+                let first = once.withLock { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { c.resume(returning: r) }
+            }
+            for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
+                signal(sig, SIG_IGN)
+                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                src.setEventHandler { finish(name) }
+                src.resume()
+                SignalSources.keep(src)
+            }
+            if options.servesStdio {
+                let writer = StdoutWriter()
+                loop.observePasses(writer)  // answers read in one pass of the loop leave in one write
+                let door = StdioDoor(dispatcher: dispatcher, writer: writer)
+                let stdin = StdinSource(
+                    maxLineBytes: options.maxLineBytes, onLine: { door.handle(line: $0) }, onEOF: { finish("end of input") })
+                loop.watch(fd: 0) { stdin.readable() }
+            }
+        }
+        log.info("shutting down (\(reason))")
+        await dispatcher.drain(graceSeconds: 2)
+        await http?.stop()
+        await proxy.shutdown()
+        loop.shutdown()
+        return 0
+    }
+}
+
+/// Keeps signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+    static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
+}

@@ -1,0 +1,148 @@
+public import MCPXJSON
+import Synchronization
+
+/// Where mcpx sends what it tells one client on its own: notifications, and its requests.
+///
+/// A door implements it (stdout for the stdio door; the request's SSE stream or the GET stream for
+/// the HTTP door). The core never sees the door's type.
+public protocol ClientOutlet: AnyObject, Sendable {
+    /// Delivers one message. `relatedTo` is the client request it belongs to (progress, a log of a
+    /// call, a request a backend sends while serving that call), nil when it belongs to none.
+    func deliver(_ message: [UInt8], relatedTo: RPCID?)
+}
+
+/// What mcpx knows of one client, and the way to reach it: its declared capabilities, protocol
+/// version, log level, which lists it has fetched, its resource subscriptions, and its requests
+/// in flight (ids are the client's own, so the tables are per client).
+///
+/// Notifications that change lists are held back until the client has sent
+/// `notifications/initialized`, as the lifecycle rules require, and a list's `list_changed` is
+/// sent only once the client has fetched that list: before, there is nothing it could have
+/// changed for the client (and a client library crashed on one that came before its first list).
+public final class ClientSession: Sendable {
+    /// Which door the client came through (a label for status and metrics).
+    public enum Door: String, Sendable, CaseIterable {
+        case stdio, http, rest, cli
+    }
+
+    public let id: Int
+    public let door: Door
+    let outlet: any ClientOutlet
+    /// Answers through the outlet (one closure for every request of a door that has no per-request channel).
+    let replyToOutlet: @Sendable ([UInt8]) -> Void
+
+    struct State {
+        var initialized = false
+        var protocolVersion: String?
+        var capabilities: JSONValue = .object([:])
+        var logLevel: MCPLogLevel?
+        var pendingListChanged: Set<String> = []
+        /// The `list_changed` methods of lists the client has fetched.
+        var listed: Set<String> = []
+        /// Exposed resource URIs the client subscribed to.
+        var subscriptions: Set<String> = []
+        var ended = false
+    }
+
+    let state = Mutex(State())
+    /// The client's requests forwarded to a backend and not yet answered.
+    let pending = Mutex<[RPCID: PendingCall]>([:])
+    /// The client's calls waiting to be sent (for start-up or a reconnect), so a cancel can stop them.
+    let parkedCalls = Mutex<[RPCID: ParkedCall]>([:])
+
+    private static let counter = Atomic<Int>(1)
+
+    public init(door: Door, outlet: any ClientOutlet) {
+        self.id = Self.counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        self.door = door
+        self.outlet = outlet
+        self.replyToOutlet = { [outlet] in if !$0.isEmpty { outlet.deliver($0, relatedTo: nil) } }
+    }
+
+    public var isInitialized: Bool { state.withLock { $0.initialized } }
+    public var protocolVersion: String? { state.withLock { $0.protocolVersion } }
+    public var capabilities: JSONValue { state.withLock { $0.capabilities } }
+    var logLevel: MCPLogLevel? { state.withLock { $0.logLevel } }
+    public var isEnded: Bool { state.withLock { $0.ended } }
+
+    /// Whether the client declared `capability` (sampling, elicitation, roots).
+    func declares(_ capability: String) -> Bool { capabilities[capability] != nil }
+
+    func setInitializeParams(version: String, capabilities: JSONValue) {
+        state.withLock {
+            $0.protocolVersion = version
+            $0.capabilities = capabilities
+        }
+    }
+
+    func setLogLevel(_ level: MCPLogLevel) { state.withLock { $0.logLevel = level } }
+
+    /// The client sent `notifications/initialized`: flush what was held back.
+    func markInitialized() {
+        let pending = state.withLock { s -> Set<String> in
+            s.initialized = true
+            defer { s.pendingListChanged = [] }
+            return s.pendingListChanged
+        }
+        for m in pending.sorted() { outlet.deliver(Message.notification(method: m, params: nil), relatedTo: nil) }
+    }
+
+    /// The client fetched the list whose change notification is `method`.
+    func markListed(_ method: String) {
+        state.withLock { s in
+            if !s.listed.contains(method) { s.listed.insert(method) }
+        }
+    }
+
+    /// Sends `notifications/<kind>/list_changed`, now or once the client is initialized; nothing
+    /// when the client has not fetched that list yet.
+    func listChanged(_ method: String) {
+        let now = state.withLock { s -> Bool in
+            guard s.listed.contains(method), !s.ended else { return false }
+            if !s.initialized { s.pendingListChanged.insert(method) }
+            return s.initialized
+        }
+        if now { outlet.deliver(Message.notification(method: method, params: nil), relatedTo: nil) }
+    }
+
+    func subscribe(_ uri: String) { state.withLock { _ = $0.subscriptions.insert(uri) } }
+    func unsubscribe(_ uri: String) { state.withLock { _ = $0.subscriptions.remove(uri) } }
+    func isSubscribed(_ uri: String) -> Bool { state.withLock { $0.subscriptions.contains(uri) } }
+
+    /// Whether a backend log message at `level` reaches this client (all of them until it sets a level).
+    func wantsLog(_ level: String?) -> Bool {
+        guard let mine = logLevel else { return true }
+        guard let level, let l = MCPLogLevel(rawValue: level) else { return true }
+        return l >= mine
+    }
+
+    /// Sends the client a message of mcpx's own (notification or request).
+    public func send(_ message: [UInt8], relatedTo: RPCID? = nil) {
+        if state.withLock({ $0.ended }) { return }
+        outlet.deliver(message, relatedTo: relatedTo)
+    }
+
+    /// Marks the session ended; returns false if it already was.
+    func end() -> Bool {
+        state.withLock { s -> Bool in
+            defer { s.ended = true }
+            return !s.ended
+        }
+    }
+
+    var hasCallsInFlight: Bool { !pending.withLock { $0.isEmpty } || !parkedCalls.withLock { $0.isEmpty } }
+}
+
+/// The call a backend message belongs to: which client, and which of its requests.
+public struct CallOrigin: Sendable {
+    let session: ClientSession
+    let requestID: RPCID
+}
+
+/// MCP log levels, in order of severity (RFC 5424).
+enum MCPLogLevel: String, Comparable, CaseIterable, Sendable {
+    case debug, info, notice, warning, error, critical, alert, emergency
+
+    var rank: Int { Self.allCases.firstIndex(of: self)! }
+    static func < (a: MCPLogLevel, b: MCPLogLevel) -> Bool { a.rank < b.rank }
+}

@@ -1,0 +1,71 @@
+import MCPXJSON
+import Synchronization
+
+/// Every client connected now, through any door: whom list changes, unrelated log messages and
+/// resource updates go to, and which client a backend's request goes to when it belongs to no call.
+public final class ClientSessions: Sendable {
+    private let sessions = Mutex<[Int: ClientSession]>([:])
+    /// Session ids in the order they connected.
+    private let order = Mutex<[Int]>([])
+
+    public init() {}
+
+    public func add(_ s: ClientSession) {
+        sessions.withLock { $0[s.id] = s }
+        order.withLock { $0.append(s.id) }
+    }
+
+    public func remove(_ s: ClientSession) {
+        sessions.withLock { $0[s.id] = nil }
+        order.withLock { $0.removeAll { $0 == s.id } }
+    }
+
+    /// In the order they connected.
+    public var all: [ClientSession] {
+        let ids = order.withLock { $0 }
+        return sessions.withLock { m in ids.compactMap { m[$0] } }
+    }
+
+    public var count: Int { sessions.withLock { $0.count } }
+
+    /// Clients per door.
+    public var countsByDoor: [ClientSession.Door: Int] {
+        var c: [ClientSession.Door: Int] = [:]
+        for s in all { c[s.door, default: 0] += 1 }
+        return c
+    }
+
+    func listChanged(_ method: String) {
+        for s in all { s.listChanged(method) }
+    }
+
+    /// A log message of a backend that belongs to no call: every client whose level lets it through.
+    func broadcastLog(_ message: [UInt8], level: String?) {
+        for s in all where s.door == .stdio || s.door == .http {
+            if s.isInitialized && s.wantsLog(level) { s.send(message) }
+        }
+    }
+
+    /// Every client subscribed to the exposed resource `uri`.
+    func subscribers(of uri: String) -> [ClientSession] { all.filter { $0.isSubscribed(uri) } }
+
+    /// Whether any client other than `except` is subscribed to `uri`.
+    func othersSubscribed(to uri: String, except: ClientSession) -> Bool {
+        all.contains { $0 !== except && $0.isSubscribed(uri) }
+    }
+
+    /// The client for a backend request that belongs to no call: the most recent one that declared
+    /// the capability.
+    func target(declaring capability: String) -> ClientSession? {
+        all.last { ($0.door == .stdio || $0.door == .http) && !$0.isEnded && $0.declares(capability) }
+    }
+
+    /// The most verbose log level any client asked for (what backends are told to send).
+    var mostVerboseLogLevel: MCPLogLevel? { all.compactMap(\.logLevel).min() }
+
+    /// The stdio client's protocol version (or the first client's), for `proxy_status`.
+    var primaryProtocolVersion: String? {
+        let a = all
+        return (a.first { $0.door == .stdio } ?? a.first)?.protocolVersion
+    }
+}
