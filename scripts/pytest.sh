@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the Python suites (Tests/e2e: raw stdio end-to-end; Tests/interop: the official MCP SDK).
+# Run the Python suites (Tests/e2e: raw stdio end-to-end; Tests/interop: the official MCP SDK;
+# Tests/http and Tests/ops: the HTTP door, its operator endpoints and dashboard, proxy of proxies).
 #
 #   scripts/pytest.sh                      # both suites
 #   scripts/pytest.sh -k manage -x         # extra arguments go to pytest
@@ -31,7 +32,7 @@ fi
 
 cd "$ROOT"
 # Default suites unless the caller names test paths itself.
-paths=(Tests/e2e Tests/interop Tests/faults Tests/fuzz Tests/soak)
+paths=(Tests/e2e Tests/interop Tests/http Tests/ops Tests/faults Tests/fuzz Tests/soak)
 for arg in "$@"; do
   case "$arg" in
     -*) ;;

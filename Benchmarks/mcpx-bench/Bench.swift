@@ -43,12 +43,19 @@ final class Bench {
             }
         }
 
+        if o.has(.http) || o.has(.hops) {
+            for r in 1...o.runs {
+                if o.has(.http) { try httpRun(r, single) }
+                if o.has(.hops) { try hopsRun(r, single) }
+            }
+        }
+
         if o.has(.stdio) {
             for r in 1...o.runs { try stdioRun(r) }
             for r in 1...o.runs { try stdioScaleRun(r) }
         }
 
-        let endpoints = max(o.has(.scale) ? o.scaleBackends : 0, o.has(.fanout) ? o.fanoutBackends : 0)
+        let endpoints = max(o.has(.scale) || o.has(.metrics) ? o.scaleBackends : 0, o.has(.fanout) ? o.fanoutBackends : 0)
         guard endpoints > 0 else { return }
         let extra = max(0, o.toolsPerBackend - singleTools)
         let many = try ExampleBackend.start(
@@ -63,6 +70,7 @@ final class Bench {
             for r in 1...o.runs { try scaleRun(r, many) }
         }
         if o.has(.fanout) { try fanout(many) }
+        if o.has(.metrics) { try metricsRun(many, backends: o.scaleBackends, called: 2_000) }
     }
 
     func stopBackends() {

@@ -87,7 +87,7 @@ final class HTTPClientConnection {
         body.removeAll(keepingCapacity: true)
         body.append(contentsOf: Self.echoHead)
         Bytes.appendInt(id, to: &body)
-        body.append(contentsOf: Self.echoMiddle)
+        body.append(contentsOf: echoMiddle)
         Bytes.appendInt(id, to: &body)
         body.append(contentsOf: Self.echoTail)
         buildPost()
@@ -95,7 +95,14 @@ final class HTTPClientConnection {
     }
 
     private static let echoHead = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
-    private static let echoMiddle = Array(#","method":"tools/call","params":{"name":"echo","arguments":{"text":"m"#.utf8)
+    /// The echo tool's name on this endpoint (`echo` on a backend, `s__echo` through mcpx).
+    var echoTool = "echo" {
+        didSet { echoMiddle = Self.middle(echoTool) }
+    }
+    private lazy var echoMiddle = Self.middle(echoTool)
+    private static func middle(_ tool: String) -> [UInt8] {
+        Array(#","method":"tools/call","params":{"name":"\#(tool)","arguments":{"text":"m"#.utf8)
+    }
     private static let echoTail = Array(#""}}}"#.utf8)
 
     func sendOut() throws(BenchError) {
@@ -193,6 +200,22 @@ final class HTTPClientConnection {
             }
             if got { return Answer(status: status, sessionID: session, body: content) }
             guard receiveSome() else { throw BenchError("direct: the backend closed the connection") }
+        }
+    }
+
+    /// `GET path` (no session header), blocking: the status and body.
+    func get(_ target: String) throws(BenchError) -> Answer {
+        out = Array("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n".utf8)
+        try sendOut()
+        var status = 0
+        var content: [UInt8] = []
+        while true {
+            let got = try takeAnswer({ st, p, n in
+                status = st
+                content = Array(UnsafeBufferPointer(start: p, count: n))
+            })
+            if got { return Answer(status: status, sessionID: nil, body: content) }
+            guard receiveSome() else { throw BenchError("GET \(target): the server closed the connection") }
         }
     }
 

@@ -58,6 +58,20 @@ struct Report {
             Row(label: "\(o.stdioServers) stdio servers: mcpx RSS (MB)", key: "stdio_scale_rss_mb", target: "≤ 40",
                 met: { $0 <= 40 }, digits: 1),
             Row(label: "\(o.stdioServers) stdio servers: mcpx open fds", key: "stdio_scale_fds"),
+            // The HTTP door: the floor of a call is two loopback HTTP round trips (client to mcpx,
+            // mcpx to the backend), each about the direct one; two hops (mcpx behind mcpx) three.
+            Row(label: "HTTP door: call p50 (µs)", key: "http_call_p50_us", direct: "direct_call_p50_us",
+                target: "≤ 1.35 × 2 × direct", met: { [r = bench.recorder] v in r.median("direct_call_p50_us").map { v <= 1.35 * 2 * $0 } ?? false }),
+            Row(label: "HTTP door: call p99 (µs)", key: "http_call_p99_us", direct: "direct_call_p99_us"),
+            Row(label: "HTTP door: calls/s, \(c) clients", key: "http_throughput_cps", direct: "direct_throughput_cps",
+                target: "≥ 0.45 × direct", met: { [r = bench.recorder] v in r.median("direct_throughput_cps").map { v >= 0.45 * $0 } ?? false }),
+            Row(label: "HTTP door: mcpx CPU per call, \(c) clients (µs)", key: "http_mcpx_cpu_us_per_call", digits: 1),
+            Row(label: "HTTP door: mcpx RSS, \(c) sessions (MB)", key: "http_rss_mb", digits: 1),
+            Row(label: "two hops (HTTP → mcpx → mcpx → backend): call p50 (µs)", key: "hops_call_p50_us", direct: "direct_call_p50_us",
+                target: "≤ 1.35 × 3 × direct", met: { [r = bench.recorder] v in r.median("direct_call_p50_us").map { v <= 1.35 * 3 * $0 } ?? false }),
+            Row(label: "/metrics, \(o.scaleBackends) servers, 2,000 tools called: render (ms)", key: "metrics_render_ms", target: "≤ 20",
+                met: { $0 <= 20 }, digits: 1),
+            Row(label: "/metrics: RSS growth for 2,000 tools' figures (MB)", key: "metrics_rss_growth_mb", digits: 1),
         ]
     }
 

@@ -10,6 +10,12 @@ private let sampleValues: [String: String] = [
     "--backoff-cap": "5", "--failure-threshold": "2", "--allow-url": "https://*.example.com/*",
     "--max-message-bytes": "65536", "--log-level": "debug", "--log-file": "/tmp/mcpx.log",
     "--stdio-server": "fs=npx -y 'some server'", "--allow-command": "npx",
+    "--http": "127.0.0.1:0", "--http-token": "secret-token", "--http-allow-origin": "https://app.example.com",
+]
+
+/// Flags that need another flag beside them.
+private let companions: [String: [String]] = [
+    "--http-token": ["--http", "127.0.0.1:0"], "--http-allow-origin": ["--http", "127.0.0.1:0"], "--http-insecure": ["--http", "127.0.0.1:0"],
 ]
 
 private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -40,10 +46,10 @@ private func message(_ args: [String]) -> String? {
     @Test func everyFlagInTheUsageIsAccepted() throws {
         #expect(usageFlags.count >= 20)
         for flag in usageFlags {
-            let args = sampleValues[flag].map { [flag, $0] } ?? [flag]
+            let args = (sampleValues[flag].map { [flag, $0] } ?? [flag]) + (companions[flag] ?? [])
             #expect(message(args) == nil, "\(args)")
             if let v = sampleValues[flag] {
-                #expect(message(["\(flag)=\(v)"]) == nil, "\(flag)=\(v)")
+                #expect(message(["\(flag)=\(v)"] + (companions[flag] ?? [])) == nil, "\(flag)=\(v)")
                 #expect(message([flag])?.contains("\(flag) needs a value") == true, "\(flag) without a value")
             }
         }
@@ -57,7 +63,7 @@ private func message(_ args: [String]) -> String? {
         #expect(accepted.count >= 20)
         let docs = try read("docs/configuration.md")
         for flag in accepted {
-            #expect(message(sampleValues[flag].map { [flag, $0] } ?? [flag]) == nil, "\(flag)")
+            #expect(message((sampleValues[flag].map { [flag, $0] } ?? [flag]) + (companions[flag] ?? [])) == nil, "\(flag)")
             let documented = flags(in: docs, pattern: #"(?<![\w-])(--?[A-Za-z][a-z-]*)(?![\w-])"#)
             #expect(documented.contains(flag), "\(flag) is not in docs/configuration.md")
             if flag.hasPrefix("--") { #expect(usageFlags.contains(flag), "\(flag) is not in the usage text") }

@@ -53,13 +53,24 @@ final class HTTPSession: ClientOutlet, @unchecked Sendable {
 extension HTTPDoor {
     static let sessionHeader = "Mcp-Session-Id"
 
-    /// Whether `Accept` takes `type` (exactly, `type/*` or `*/*`).
-    static func accepts(_ r: HTTPRequest, _ type: String) -> Bool {
-        guard let accept = r.header("accept")?.lowercased() else { return false }
-        let major = type.split(separator: "/").first.map(String.init) ?? type
-        for part in accept.split(separator: ",") {
-            let t = part.split(separator: ";").first.map { String($0).trimmingWhitespace() } ?? ""
-            if t == type || t == "*/*" || t == "\(major)/*" { return true }
+    /// Whether `Accept` takes `type` (exactly, `major/*` or `*/*`, any case), read as bytes.
+    static func accepts(_ r: HTTPRequest, _ type: StaticString) -> Bool {
+        guard let accept = r.header("accept") else { return false }
+        let want = UnsafeRawBufferPointer(start: type.utf8Start, count: type.utf8CodeUnitCount)
+        let slash = want.firstIndex(of: UInt8(ascii: "/")) ?? want.count
+        var utf8 = Array(accept.utf8)
+        for i in utf8.indices where utf8[i] >= 0x41 && utf8[i] <= 0x5A { utf8[i] += 0x20 }
+        var start = 0
+        while start <= utf8.count {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.count
+            var item = utf8[start..<end]
+            if let semi = item.firstIndex(of: UInt8(ascii: ";")) { item = item[..<semi] }
+            while let f = item.first, f == 0x20 || f == 0x09 { item = item.dropFirst() }
+            while let l = item.last, l == 0x20 || l == 0x09 { item = item.dropLast() }
+            if item.elementsEqual(want) { return true }
+            if item.count == slash + 2, item.last == UInt8(ascii: "*"), item.dropLast().elementsEqual(want[..<(slash + 1)]) { return true }
+            if item.elementsEqual("*/*".utf8) { return true }
+            start = end + 1
         }
         return false
     }

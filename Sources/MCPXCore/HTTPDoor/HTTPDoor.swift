@@ -136,8 +136,10 @@ public final class HTTPDoor: @unchecked Sendable {
 
     func readable(_ c: HTTPServerConnection) {
         guard !c.closed else { return }
-        // Read what is there (bounded per pass so one client cannot hold the loop).
-        for _ in 0..<16 {
+        // Read what is there (bounded per pass so one client cannot hold the loop). A short read
+        // took everything: the next recv would only say EAGAIN (epoll says when there is more).
+        var stop = false
+        for _ in 0..<16 where !stop {
             switch ServerSocket.readSome(c.fd, into: Self.readBuffer) {
             case .wouldBlock:
                 return
@@ -145,6 +147,7 @@ public final class HTTPDoor: @unchecked Sendable {
                 c.close()
                 return
             case .bytes(let n):
+                defer { if n < Self.readBuffer.count { stop = true } }
                 c.lastActivity = monotonicNanos()
                 if c.requestStarted == nil { c.requestStarted = c.lastActivity }
                 let events = c.parser.feed(UnsafeRawBufferPointer(rebasing: Self.readBuffer[0..<n]))

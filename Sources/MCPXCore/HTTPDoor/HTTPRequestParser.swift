@@ -223,15 +223,20 @@ public struct HTTPRequestParser: Sendable {
         guard version == "HTTP/1.1" || version == "HTTP/1.0" else { return fail(version.hasPrefix("HTTP/") ? 505 : 400, "unsupported HTTP version") }
         guard target.hasPrefix("/"), !target.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else { return fail(400, "malformed request target") }
         var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(lines.count - 1)
         for l in lines.dropFirst() {
             let bytes = buffer[l]
             if bytes.first == 0x20 || bytes.first == 0x09 { return fail(400, "obsolete header folding") }
             guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > bytes.startIndex else { return fail(400, "malformed header line") }
             let nameBytes = bytes[bytes.startIndex..<colon]
             guard nameBytes.allSatisfy(Self.isTokenByte) else { return fail(400, "malformed header name") }
-            let name = String(decoding: nameBytes, as: UTF8.self).lowercased()
-            let value = String(decoding: bytes[(colon + 1)...], as: UTF8.self).trimmingWhitespace()
-            headers.append((name, value))
+            // Bytes, not Strings, until the end: names are ASCII tokens, lower-cased as bytes; values
+            // lose their surrounding spaces and tabs (RFC 9110 §5.5).
+            let name = String(decoding: nameBytes.lazy.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+            var v = bytes[(colon + 1)...]
+            while let f = v.first, f == 0x20 || f == 0x09 { v = v.dropFirst() }
+            while let e = v.last, e == 0x20 || e == 0x09 { v = v.dropLast() }
+            headers.append((name, String(decoding: v, as: UTF8.self)))
         }
         let q = target.firstIndex(of: "?")
         var req = HTTPRequest(

@@ -154,12 +154,26 @@ final class HTTPExchange: @unchecked Sendable {
         }
     }
 
-    private func head(_ status: Int, _ extra: [(String, String)]) -> [UInt8] {
-        var h = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
-        for (k, v) in headers + extra { h += "\(k): \(v)\r\n" }
-        if closeAfter { h += "Connection: close\r\n" }
-        h += "\r\n"
-        return Array(h.utf8)
+    private func head(_ status: Int, _ extra: [(String, String)], capacity: Int = 0) -> [UInt8] {
+        var h: [UInt8] = []
+        h.reserveCapacity(160 + capacity)
+        h.append(contentsOf: "HTTP/1.1 ".utf8)
+        h.append(contentsOf: String(status).utf8)
+        h.append(0x20)
+        h.append(contentsOf: Self.reason(status).utf8)
+        h.append(contentsOf: [0x0D, 0x0A])
+        for (k, v) in headers { Self.header(k, v, &h) }
+        for (k, v) in extra { Self.header(k, v, &h) }
+        if closeAfter { h.append(contentsOf: "Connection: close\r\n".utf8) }
+        h.append(contentsOf: [0x0D, 0x0A])
+        return h
+    }
+
+    private static func header(_ k: String, _ v: String, _ h: inout [UInt8]) {
+        h.append(contentsOf: k.utf8)
+        h.append(contentsOf: [0x3A, 0x20])
+        h.append(contentsOf: v.utf8)
+        h.append(contentsOf: [0x0D, 0x0A])
     }
 
     /// A whole response.
@@ -169,7 +183,7 @@ final class HTTPExchange: @unchecked Sendable {
         var hs = extra
         if let contentType { hs.append(("Content-Type", contentType)) }
         hs.append(("Content-Length", String(body.count)))
-        var bytes = head(status, hs)
+        var bytes = head(status, hs, capacity: isHead ? 0 : body.count)
         if !isHead { bytes.append(contentsOf: body) }
         connection.write(bytes)
         connection.exchangeDone(self)

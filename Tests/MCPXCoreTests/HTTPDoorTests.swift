@@ -1,0 +1,159 @@
+@testable import MCPXCore
+import MCPXJSON
+import Testing
+
+@Suite struct HTTPRequestParserTests {
+    func parse(_ text: String, maxBody: Int = 1 << 20, pieces: Int = 1) -> [HTTPRequestParser.Event] {
+        var p = HTTPRequestParser(maxHeadBytes: 1024, maxBodyBytes: maxBody)
+        let bytes = Array(text.utf8)
+        var events: [HTTPRequestParser.Event] = []
+        // Feed in `pieces` parts: the result must not depend on how the bytes arrive.
+        let size = max(1, (bytes.count + pieces - 1) / pieces)
+        var i = 0
+        while i < bytes.count {
+            events += p.feed(Array(bytes[i..<min(bytes.count, i + size)]))
+            i += size
+        }
+        return events
+    }
+
+    func requests(_ events: [HTTPRequestParser.Event]) -> [HTTPRequest] {
+        events.compactMap { if case .request(let r) = $0 { r } else { nil } }
+    }
+
+    func failure(_ events: [HTTPRequestParser.Event]) -> HTTPRequestParser.Failure? {
+        events.compactMap { if case .failure(let f) = $0 { f } else { nil } }.first
+    }
+
+    @Test func contentLengthBodyAndPipelining() {
+        let text = "POST /mcp?x=1 HTTP/1.1\r\nHost: a\r\nContent-Type:  application/json \r\nContent-Length: 7\r\n\r\n{\"a\":1}GET /health HTTP/1.1\r\nHOST: a\r\n\r\n"
+        for pieces in [1, 3, 17, text.utf8.count] {
+            let rs = requests(parse(text, pieces: pieces))
+            #expect(rs.count == 2, "pieces \(pieces)")
+            #expect(rs.first?.method == "POST" && rs.first?.path == "/mcp" && rs.first?.query == "x=1")
+            #expect(rs.first?.header("content-type") == "application/json")
+            #expect(rs.first.map { String(decoding: $0.body, as: UTF8.self) } == "{\"a\":1}")
+            #expect(rs.last?.method == "GET" && rs.last?.header("host") == "a")
+        }
+    }
+
+    @Test func chunkedBody() {
+        let text = "POST /call HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n"
+        for pieces in [1, 5, text.utf8.count] {
+            let rs = requests(parse(text, pieces: pieces))
+            #expect(rs.count == 1)
+            #expect(rs.first.map { String(decoding: $0.body, as: UTF8.self) } == "abcde")
+        }
+    }
+
+    @Test func malformedInputFailsWithItsStatus() {
+        #expect(failure(parse("GARBAGE\r\n\r\n"))?.status == 400)
+        #expect(failure(parse("get / HTTP/1.1\r\n\r\n"))?.status == 400)
+        #expect(failure(parse("GET / HTTP/2.0\r\n\r\n"))?.status == 505)
+        #expect(failure(parse("GET http://x/ HTTP/1.1\r\n\r\n"))?.status == 400)
+        #expect(failure(parse("POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"))?.status == 400)
+        #expect(failure(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"))?.status == 400)
+        #expect(failure(parse("POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"))?.status == 400)
+        #expect(failure(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"))?.status == 501)
+        #expect(failure(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"))?.status == 400)
+        #expect(failure(parse("POST / HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", maxBody: 1000))?.status == 413)
+        #expect(failure(parse("GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 2000) + "\r\n\r\n"))?.status == 431)
+        #expect(failure(parse("GET / HTTP/1.1\r\n folded\r\n\r\n"))?.status == 400)
+        #expect(failure(parse("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"))?.status == 400)
+    }
+
+    @Test func afterAFailureNothingMoreIsRead() {
+        var p = HTTPRequestParser(maxBodyBytes: 100)
+        #expect(p.feed(Array("BROKEN\r\n\r\n".utf8)).count == 1)
+        #expect(p.feed(Array("GET / HTTP/1.1\r\n\r\n".utf8)).isEmpty)
+    }
+
+    @Test func closeAfter() {
+        #expect(requests(parse("GET / HTTP/1.0\r\n\r\n")).first?.closeAfter == true)
+        #expect(requests(parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")).first?.closeAfter == true)
+        #expect(requests(parse("GET / HTTP/1.1\r\n\r\n")).first?.closeAfter == false)
+    }
+
+    @Test func queryValues() {
+        let r = requests(parse("GET /dashboard?a=1&token=ab%2Bc+d HTTP/1.1\r\n\r\n")).first
+        #expect(r?.queryValue("token") == "ab+c d")
+        #expect(r?.queryValue("a") == "1")
+        #expect(r?.queryValue("b") == nil)
+    }
+}
+
+@Suite struct HTTPDoorRulesTests {
+    func request(_ headers: [(String, String)], query: String = "") -> HTTPRequest {
+        HTTPRequest(method: "GET", path: "/", query: query, headers: headers, body: [], closeAfter: false)
+    }
+
+    @Test func acceptHeader() {
+        #expect(HTTPDoor.accepts(request([("accept", "application/json, text/event-stream")]), "text/event-stream"))
+        #expect(HTTPDoor.accepts(request([("accept", "Application/JSON;q=0.9")]), "application/json"))
+        #expect(HTTPDoor.accepts(request([("accept", "*/*")]), "text/event-stream"))
+        #expect(HTTPDoor.accepts(request([("accept", "text/*")]), "text/event-stream"))
+        #expect(!HTTPDoor.accepts(request([("accept", "text/html")]), "text/event-stream"))
+        #expect(!HTTPDoor.accepts(request([("accept", "application/jsonx")]), "application/json"))
+        #expect(!HTTPDoor.accepts(request([]), "application/json"))
+    }
+
+    @Test func bearerToken() {
+        #expect(HTTPDoor.bearerMatches(request([("authorization", "Bearer s3cret")]), token: "s3cret", allowQuery: false))
+        #expect(HTTPDoor.bearerMatches(request([("authorization", "bearer s3cret")]), token: "s3cret", allowQuery: false))
+        #expect(!HTTPDoor.bearerMatches(request([("authorization", "Bearer s3cre")]), token: "s3cret", allowQuery: false))
+        #expect(!HTTPDoor.bearerMatches(request([("authorization", "Bearer s3cretx")]), token: "s3cret", allowQuery: false))
+        #expect(!HTTPDoor.bearerMatches(request([("authorization", "Basic s3cret")]), token: "s3cret", allowQuery: false))
+        #expect(!HTTPDoor.bearerMatches(request([], query: "token=s3cret"), token: "s3cret", allowQuery: false))
+        #expect(HTTPDoor.bearerMatches(request([], query: "token=s3cret"), token: "s3cret", allowQuery: true))
+    }
+
+    @Test func addressesAndOrigins() throws {
+        #expect(try ServerSocket.Address.parse("127.0.0.1:0") == .init(host: "127.0.0.1", port: 0))
+        #expect(try ServerSocket.Address.parse("[::1]:8080") == .init(host: "::1", port: 8080))
+        #expect(try ServerSocket.Address.parse("localhost:80").isLoopback)
+        #expect(try !ServerSocket.Address.parse("0.0.0.0:80").isLoopback)
+        #expect(throws: ConfigError.self) { try ServerSocket.Address.parse("8080") }
+        #expect(throws: ConfigError.self) { try ServerSocket.Address.parse("h:70000") }
+    }
+
+    @Test func nonLoopbackNeedsATokenOrInsecure() throws {
+        #expect(throws: ConfigError.self) { try Options.parse(["--http", "0.0.0.0:0"]) }
+        let tokenOK = try Options.parse(["--http", "0.0.0.0:0", "--http-token", "t0ken"])
+        #expect(tokenOK.http?.token == "t0ken")
+        _ = try Options.parse(["--http", "0.0.0.0:0", "--http-insecure"])
+        var o = try Options.parse(["--http", "127.0.0.1:0"])
+        o.http = nil
+        o.httpAllowOrigins = []
+        var env = try Options.parse([])
+        env.http = .init(address: try .parse("0.0.0.0:1"))
+        try env.finishHTTP(environment: ["MCPX_HTTP_TOKEN": "from-env"])
+        #expect(env.http?.token == "from-env")
+        #expect(!(try Options.parse(["--http", "127.0.0.1:0"])).servesStdio)
+        #expect(try Options.parse(["--http", "127.0.0.1:0", "--stdio"]).servesStdio)
+        #expect(try Options.parse([]).servesStdio)
+    }
+}
+
+@Suite struct ToolStatsTests {
+    @Test func outcomesBucketsAndQuantiles() {
+        var t = ToolStats()
+        for _ in 0..<98 { t.record(.ok, micros: 800) }  // the 1 ms bucket
+        t.record(.error, micros: 40_000, lastError: "boom")  // 50 ms
+        t.record(.timeout, micros: 70_000_000)  // past the last bound
+        #expect(t.calls == 100 && t.ok == 98 && t.errors == 1 && t.timeouts == 1)
+        #expect(t.buckets.reduce(0, +) == 100)
+        #expect(t.buckets.last == 1)
+        let p50 = t.quantileMicros(0.5)!
+        #expect(p50 > 500 && p50 <= 1_000)
+        #expect(t.quantileMicros(0.99)! > 25_000)
+        #expect(t.lastError == "boom")
+        #expect(Metrics.bucketLabels.first == "0.0001" && Metrics.bucketLabels.last == "+Inf")
+        #expect(Metrics.bucketLabels.count == t.buckets.count)
+    }
+
+    @Test func labelValuesAreEscaped() {
+        var w = Metrics.Writer()
+        w.sample("m", [("tool", "a\"b\\c\nd")], 1)
+        #expect(String(decoding: w.bytes, as: UTF8.self) == "m{tool=\"a\\\"b\\\\c\\nd\"} 1\n")
+    }
+}
