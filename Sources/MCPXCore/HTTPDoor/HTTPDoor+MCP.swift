@@ -53,11 +53,21 @@ final class HTTPSession: ClientOutlet, @unchecked Sendable {
 extension HTTPDoor {
     static let sessionHeader = "Mcp-Session-Id"
 
-    /// Whether `Accept` takes `type` (exactly, `major/*` or `*/*`, any case), read as bytes.
-    static func accepts(_ r: HTTPRequest, _ type: StaticString) -> Bool {
-        guard let accept = r.header("accept") else { return false }
-        let want = UnsafeRawBufferPointer(start: type.utf8Start, count: type.utf8CodeUnitCount)
-        let slash = want.firstIndex(of: UInt8(ascii: "/")) ?? want.count
+    /// Whether `Accept` takes `type` (exactly, `major/*` or `*/*`, any case).
+    static func accepts(_ r: HTTPRequest, _ type: String) -> Bool {
+        let f = acceptFlags(r)
+        switch type {
+        case "application/json": return f.json
+        case "text/event-stream": return f.sse
+        default: return false
+        }
+    }
+
+    /// Whether `Accept` takes JSON and SSE, in one pass over its bytes.
+    static func acceptFlags(_ r: HTTPRequest) -> (json: Bool, sse: Bool) {
+        guard let accept = r.header("accept") else { return (false, false) }
+        var json = false
+        var sse = false
         var utf8 = Array(accept.utf8)
         for i in utf8.indices where utf8[i] >= 0x41 && utf8[i] <= 0x5A { utf8[i] += 0x20 }
         var start = 0
@@ -67,12 +77,12 @@ extension HTTPDoor {
             if let semi = item.firstIndex(of: UInt8(ascii: ";")) { item = item[..<semi] }
             while let f = item.first, f == 0x20 || f == 0x09 { item = item.dropFirst() }
             while let l = item.last, l == 0x20 || l == 0x09 { item = item.dropLast() }
-            if item.elementsEqual(want) { return true }
-            if item.count == slash + 2, item.last == UInt8(ascii: "*"), item.dropLast().elementsEqual(want[..<(slash + 1)]) { return true }
-            if item.elementsEqual("*/*".utf8) { return true }
+            if item.elementsEqual("application/json".utf8) || item.elementsEqual("application/*".utf8) { json = true }
+            if item.elementsEqual("text/event-stream".utf8) || item.elementsEqual("text/*".utf8) { sse = true }
+            if item.elementsEqual("*/*".utf8) { return (true, true) }
             start = end + 1
         }
-        return false
+        return (json, sse)
     }
 
     /// Checks the headers every /mcp request shares; answers and returns nil when they fail. A
@@ -96,7 +106,8 @@ extension HTTPDoor {
     }
 
     func mcpPost(_ r: HTTPRequest, _ ex: HTTPExchange) {
-        guard Self.accepts(r, "application/json") && Self.accepts(r, "text/event-stream") else {
+        let accept = Self.acceptFlags(r)
+        guard accept.json && accept.sse else {
             ex.respondJSON(406, JSONValueBytes(Self.rpcError("Not Acceptable: the client must accept both application/json and text/event-stream")))
             return
         }

@@ -232,7 +232,9 @@ public struct HTTPRequestParser: Sendable {
             guard nameBytes.allSatisfy(Self.isTokenByte) else { return fail(400, "malformed header name") }
             // Bytes, not Strings, until the end: names are ASCII tokens, lower-cased as bytes; values
             // lose their surrounding spaces and tabs (RFC 9110 §5.5).
-            let name = String(decoding: nameBytes.lazy.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+            var lower = Array(nameBytes)
+            for i in lower.indices where lower[i] >= 0x41 && lower[i] <= 0x5A { lower[i] += 0x20 }
+            let name = String(decoding: lower, as: UTF8.self)
             var v = bytes[(colon + 1)...]
             while let f = v.first, f == 0x20 || f == 0x09 { v = v.dropFirst() }
             while let e = v.last, e == 0x20 || e == 0x09 { v = v.dropLast() }
@@ -242,11 +244,18 @@ public struct HTTPRequestParser: Sendable {
         var req = HTTPRequest(
             method: method, path: String(target[..<(q ?? target.endIndex)]),
             query: q.map { String(target[target.index(after: $0)...]) } ?? "", headers: headers, body: [], closeAfter: version == "HTTP/1.0")
-        if let c = req.header("connection")?.lowercased() {
-            if c.contains("close") { req.closeAfter = true } else if c.contains("keep-alive") && version == "HTTP/1.0" { req.closeAfter = false }
+        var lengths: [String] = []
+        var te: [String] = []
+        for (name, value) in headers {
+            switch name {
+            case "connection":
+                let c = value.lowercased()
+                if c.contains("close") { req.closeAfter = true } else if c.contains("keep-alive") && version == "HTTP/1.0" { req.closeAfter = false }
+            case "content-length": lengths.append(value)
+            case "transfer-encoding": te.append(value.lowercased())
+            default: break
+            }
         }
-        let lengths = headers.filter { $0.name == "content-length" }.map(\.value)
-        let te = headers.filter { $0.name == "transfer-encoding" }.map { $0.value.lowercased() }
         if !te.isEmpty {
             // Both framings at once is how requests get smuggled: refused.
             guard lengths.isEmpty else { return fail(400, "both Content-Length and Transfer-Encoding") }
