@@ -8,7 +8,7 @@ extension Bench {
     func launchHTTP(servers: String, log: String) throws(BenchError) -> (child: Child, port: Int) {
         let path = "\(logDir)/\(log).log"
         let child = try Child.spawn(
-            [options.mcpx, "--http", "127.0.0.1:0", "--servers", servers] + options.mcpxArguments, name: log, logPath: path,
+            [options.mcpx, "--http", "127.0.0.1:0", "--servers", servers] + exposeAll + options.mcpxArguments, name: log, logPath: path,
             pipeStdin: false, pipeStdout: false)
         let deadline = Clock.nanos() + UInt64(options.startupTimeout * 1e9)
         while Clock.nanos() < deadline {

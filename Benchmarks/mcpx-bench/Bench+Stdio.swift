@@ -32,7 +32,7 @@ extension Bench {
         let n = o.stdioServers
         var args = ["--stdio"]
         for i in 0..<n { args += ["--stdio-server", "s\(i)=\(o.exampleServer) --stdio --name s\(i)"] }
-        let client = try StdioClient.launch(mcpx: o.mcpx, arguments: args + o.mcpxArguments, logPath: "\(logDir)/mcpx-stdio-scale-run\(r).log")
+        let client = try StdioClient.launch(mcpx: o.mcpx, arguments: args + exposeAll + o.mcpxArguments, logPath: "\(logDir)/mcpx-stdio-scale-run\(r).log")
         defer { client.stop() }
         let startup = try client.startUp(
             expect: ToolExpectation(servers: Set((0..<n).map { "s\($0)" }), toolsPerServer: singleTools), timeout: o.startupTimeout)

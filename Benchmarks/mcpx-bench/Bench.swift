@@ -87,11 +87,15 @@ final class Bench {
         return try conn.toolNames().count
     }
 
+    /// `--expose all` when this mcpx has tool search (its `auto` would list only the search tools
+    /// past 128 tools; the bench measures complete lists). Older builds list everything anyway.
+    lazy var exposeAll: [String] = (Machine.capture([options.mcpx, "--help"]) ?? "").contains("--expose") ? ["--expose", "all"] : []
+
     /// Spawns mcpx in front of the first `count` endpoints of `backend`.
     func launchMCPX(_ backend: ExampleBackend, count: Int, log: String) throws(BenchError) -> StdioClient {
         try StdioClient.launch(
             mcpx: options.mcpx,
-            arguments: ["--stdio", "--servers", backend.serversArgument(count: count)] + options.mcpxArguments,
+            arguments: ["--stdio", "--servers", backend.serversArgument(count: count)] + exposeAll + options.mcpxArguments,
             logPath: "\(logDir)/\(log).log")
     }
 

@@ -60,7 +60,7 @@ struct Machine {
     }
 
     /// The first line a short command prints (e.g. `mcpx --version`).
-    private static func capture(_ argv: [String]) -> String? {
+    static func capture(_ argv: [String]) -> String? {
         guard let child = try? Child.spawn(argv, name: "version", logPath: "/dev/null", pipeStdin: false, pipeStdout: true)
         else { return nil }
         defer { child.stop(grace: 0.5) }

@@ -107,3 +107,35 @@ int mcpx_spawn(const char *path, char *const argv[], char *const envp[], const c
     fds[2] = err[0];
     return 0;
 }
+
+// Termination signals become bytes on a pipe the event loop watches: the handler is in place the
+// moment this returns (no window in which a signal is lost), and it only calls write(2).
+static volatile int signal_write_fd = -1;
+
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (signal_write_fd >= 0) {
+        ssize_t r = write(signal_write_fd, &b, 1);
+        (void)r;
+    }
+    errno = saved;
+}
+
+int mcpx_signal_pipe(const int *sigs, int count, int *read_fd) {
+    int p[2];
+    if (pipe_cloexec(p) != 0) return -1;
+    fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
+    fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
+    signal_write_fd = p[1];
+    for (int i = 0; i < count; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        if (sigaction(sigs[i], &sa, NULL) != 0) return -1;
+    }
+    *read_fd = p[0];
+    return 0;
+}

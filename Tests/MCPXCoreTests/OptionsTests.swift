@@ -11,11 +11,13 @@ private let sampleValues: [String: String] = [
     "--max-message-bytes": "65536", "--log-level": "debug", "--log-file": "/tmp/mcpx.log",
     "--stdio-server": "fs=npx -y 'some server'", "--allow-command": "npx",
     "--http": "127.0.0.1:0", "--http-token": "secret-token", "--http-allow-origin": "https://app.example.com",
+    "--catalog": "catalog.json", "--limit": "5", "--expose": "search", "--expose-limit": "40", "--always-expose": "a__*",
 ]
 
 /// Flags that need another flag beside them.
 private let companions: [String: [String]] = [
     "--http-token": ["--http", "127.0.0.1:0"], "--http-allow-origin": ["--http", "127.0.0.1:0"], "--http-insecure": ["--http", "127.0.0.1:0"],
+    "--catalog": ["search"], "--limit": ["search", "q"],
 ]
 
 private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

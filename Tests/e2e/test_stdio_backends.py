@@ -444,7 +444,7 @@ def test_hundred_stdio_servers_listed_fast_with_bounded_fds(stdio_mcpx, example_
     flags = [a for i in range(count) for a in stdio_flag(f"s{i}", example_stdio_argv(example_server_bin, f"s{i}"))]
     expected = {f"s{i}__{t}" for i in range(count) for t in EXAMPLE_TOOLS}
     started = time.monotonic()
-    pipe = stdio_mcpx(*flags, "--startup-timeout", "10")
+    pipe = stdio_mcpx(*flags, "--startup-timeout", "10", "--expose", "all")
     pipe.initialize()
     pipe.wait_tools(lambda n: expected <= set(n), timeout=20, interval=0.1)
     elapsed = time.monotonic() - started

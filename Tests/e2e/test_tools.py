@@ -120,7 +120,7 @@ def test_paginated_backend_is_listed_completely(example, mcpx, direct):
     paged = example("p", "--extra-tools", "250", "--page-size", "50")
     backend_tools = direct(paged.url).list_tools()
     assert len(backend_tools) >= 250
-    pipe = mcpx([paged])
+    pipe = mcpx([paged], "--expose", "all")
     pipe.initialize()
     names = set(pipe.tool_names(timeout=20))
     missing = [f"p__tool_{i}" for i in range(250) if f"p__tool_{i}" not in names]
@@ -289,7 +289,7 @@ def test_backend_flavours(example, mcpx, flag):
 
 def test_many_tools_many_backends(example, mcpx):
     backends = [example(f"s{i}", "--extra-tools", "40") for i in range(5)]
-    pipe: McpxPipe = mcpx(backends)
+    pipe: McpxPipe = mcpx(backends, "--expose", "all")
     pipe.initialize()
     names = set(pipe.tool_names())
     for i in range(5):

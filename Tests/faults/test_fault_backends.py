@@ -221,7 +221,7 @@ def test_every_hostile_mode_at_once(mcpx, example, hostile):
 @pytest.mark.parametrize("path", ["/huge", "/huge?sse=1"], ids=["json", "sse"])
 def test_huge_response_is_cut_off(mcpx, example, hostile, path):
     """100 MiB streamed as one answer: mcpx stops reading at its 32 MiB limit and says so."""
-    pipe, hc, _ = start_pair(mcpx, example, hostile, {"big": path}, "--call-timeout", "30", "--max-call-time", "30")
+    pipe, hc, _ = start_pair(mcpx, example, hostile, {"big": path}, "--call-timeout", "30", "--max-call-time", "30", "--expose", "all")
     answer, elapsed, probes = call_during(pipe, "big__trigger", bound=20)
     text = assert_error_result(answer, "big")
     sent = hc.stats(path).get("bytes_sent", 0)
@@ -510,7 +510,7 @@ def test_hostile_tool_definitions(mcpx, example, hostile):
 def test_fifty_thousand_tools(mcpx, example, hostile):
     good = example("good")
     _, hc = hostile()
-    pipe = mcpx({"good": good.url, "many": hc.url("/tools/many?kind=many&count=50000")}, "--connect-timeout", "20", "--startup-timeout", "20")
+    pipe = mcpx({"good": good.url, "many": hc.url("/tools/many?kind=many&count=50000")}, "--connect-timeout", "20", "--startup-timeout", "20", "--expose", "all")
     pipe.initialize(timeout=30)
     t0 = time.monotonic()
     names = pipe.wait_tools(lambda n: any(x.startswith("many__t") for x in n), timeout=40)

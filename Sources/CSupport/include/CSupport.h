@@ -46,5 +46,9 @@ int mcpx_trim_heap(void);
 /// Signal dispositions and the mask are reset in the child. Returns 0, or the errno of what
 /// failed (exec's comes back through a pipe). `*pid` is set whenever a child was forked, so the
 /// caller reaps it even when exec failed.
+/// Installs a handler for each of `sigs` that writes the signal's number (one byte) to a pipe;
+/// `*read_fd` is the pipe's non-blocking read end. Returns 0, or -1 with errno set.
+int mcpx_signal_pipe(const int *sigs, int count, int *read_fd);
+
 int mcpx_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int fds[3], int *pid);
 #endif

@@ -130,6 +130,8 @@ public final class BackendConnection: Sendable {
     public var protocolVersion: String? { session.withLock { $0.protocolVersion } }
     public var serverInfo: JSONValue? { session.withLock { $0.serverInfo } }
     public var serverCapabilities: JSONValue? { session.withLock { $0.capabilities } }
+    /// What the backend's `initialize` answer said in `instructions`.
+    public var backendInstructions: String? { session.withLock { $0.instructions } }
     public var hasSession: Bool { session.withLock { $0.id != nil } }
     public var statsSnapshot: BackendStats { stats.withLock { $0 } }
 

@@ -22,6 +22,9 @@ public enum ConfigFile {
         public var entries: [Entry]
         /// Things that do not stop mcpx (unknown keys, skipped stdio entries), already prefixed with the file.
         public var warnings: [String]
+        /// Top-level `"expose"` and `"alwaysExpose"` (tool search, see docs/configuration.md).
+        public var expose: MultiServerProxy.ExposeMode? = nil
+        public var alwaysExpose: [String] = []
     }
 
     /// The per-server keys mcpx reads (and their aliases in other clients' formats).
@@ -70,7 +73,7 @@ public enum ConfigFile {
         }
         var parser = Parser(file: file, env: environment, skipStdio: skipStdio)
         try parser.root(root)
-        return Loaded(entries: parser.entries, warnings: parser.warnings)
+        return Loaded(entries: parser.entries, warnings: parser.warnings, expose: parser.expose, alwaysExpose: parser.alwaysExpose)
     }
 
     /// "an array", "a string", "null", for messages.
@@ -95,6 +98,8 @@ public enum ConfigFile {
         let skipStdio: Bool
         var entries: [Entry] = []
         var warnings: [String] = []
+        var expose: MultiServerProxy.ExposeMode?
+        var alwaysExpose: [String] = []
 
         init(file: String, env: [String: String], skipStdio: Bool) {
             self.file = file
@@ -109,6 +114,18 @@ public enum ConfigFile {
         mutating func root(_ root: JSONValue) throws(ConfigError) {
             guard case .object(let top) = root else {
                 throw fail("", "must be a JSON object with \"mcpServers\" (or VS Code's \"servers\"), not \(ConfigFile.kind(root))")
+            }
+            if let v = top["expose"] {
+                guard let s = v.stringValue, let mode = MultiServerProxy.ExposeMode(rawValue: s) else {
+                    throw fail("expose", "must be \"all\", \"search\" or \"auto\"")
+                }
+                expose = mode
+            }
+            if let v = top["alwaysExpose"] {
+                guard let list = v.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+                    throw fail("alwaysExpose", "must be an array of tool name patterns")
+                }
+                alwaysExpose = list.compactMap(\.stringValue)
             }
             let groups = ["mcpServers", "servers"].filter { top[$0] != nil }
             guard !groups.isEmpty else {

@@ -1,7 +1,7 @@
 /// Entry point of the `mcpx` executable.
 public enum MCPXCLI {
     public static func run(_ args: [String]) async -> Int32 {
-        let options: Options
+        var options: Options
         do {
             options = try Options.parse(args)
         } catch {
@@ -15,6 +15,9 @@ public enum MCPXCLI {
         if options.showVersion {
             stdoutText(MCPXVersion.full + "\n")
             return 0
+        }
+        if options.command == .search, let catalog = options.catalogPath {
+            return SearchCommand.catalog(catalog, limit: options.searchLimit)
         }
         let log: Logger
         do {
@@ -32,10 +35,12 @@ public enum MCPXCLI {
             stderrLine("mcpx: error: \(error)")
             return 2
         }
+        if let e = resolved.expose, !options.exposeGiven { options.settings.expose = e }
+        options.settings.alwaysExpose += resolved.alwaysExpose
         switch options.command {
         case .serve:
             return await ServeCommand.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
-        case .list, .tools, .call, .check:
+        case .list, .tools, .call, .check, .search:
             return await TerminalCommands.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         }
     }

@@ -1,7 +1,7 @@
 /// mcpx's command line, parsed by hand (no package dependencies).
 public struct Options: Sendable {
     public enum Command: String, Sendable {
-        case serve, list, tools, call, check
+        case serve, list, tools, call, check, search
     }
 
     public var command: Command = .serve
@@ -30,6 +30,17 @@ public struct Options: Sendable {
     var httpAllowOrigins: [String] = []
     var httpInsecure = false
 
+    /// Whether `--expose` / `--expose-limit` were given (they win over config files and presets).
+    var exposeGiven = false
+    var exposeLimitGiven = false
+
+    /// `mcpx search --catalog FILE`: rank the tools of a catalog file, no backends.
+    public var catalogPath: String?
+    /// `mcpx search QUERY --server S`: only that server's tools.
+    public var searchServer: String?
+    /// `mcpx search --limit N`.
+    public var searchLimit = 10
+
     /// Whether stdin/stdout is served: with `--stdio`, or when no other door is.
     public var servesStdio: Bool { stdio || http == nil }
 
@@ -46,6 +57,8 @@ public struct Options: Sendable {
           mcpx tools  [SERVER] [...]                    namespaced tools with a short description
           mcpx call   TOOL 'JSON-ARGUMENTS' [...]        call one tool, print the result
           mcpx check  [...]                             connect to every server, print health
+          mcpx search QUERY [--server S] [--limit N]    the tools that best match a task, best first
+          mcpx search --catalog FILE                    rank a catalog's tools for {"query"} lines on stdin
 
         SERVERS
           --servers NAME=URL,...     backends (Streamable HTTP or HTTP+SSE); repeatable
@@ -60,6 +73,11 @@ public struct Options: Sendable {
           --state FILE               keep `manage` changes in FILE across restarts
 
         TOOLS
+          --expose MODE              all (list every tool), search (list mcpx's own tools and search_tools,
+                                     describe_tools, call_tool), auto (search once more than --expose-limit
+                                     tools would be listed; the default)
+          --expose-limit N           the auto threshold (default 128; 40 with --max-tool-name cursor:KEY)
+          --always-expose PATTERN    tools listed in search mode too (`*` wildcards on server__tool); repeatable
           --max-tool-name N          longest exposed tool name (16-128, default 64), or a client preset:
                                      claude, openai, cursor:KEY, claude-code:KEY (see docs/configuration.md)
           --tools PATTERN,...        keep only tools whose original name matches (`*` wildcards)
@@ -137,7 +155,24 @@ public struct Options: Sendable {
             case "--version", "-V": o.showVersion = true
             case "--json": o.json = true
             case "--servers", "--server":
-                o.servers += try parseServers(try val())
+                let v = try val()
+                // `mcpx search QUERY --server S` names a server to search in (no `=URL`).
+                if a == "--server" && !v.contains("=") && !v.isEmpty && o.searchServer == nil {
+                    o.searchServer = v
+                } else {
+                    o.servers += try parseServers(v)
+                }
+            case "--catalog": o.catalogPath = try val()
+            case "--expose":
+                let v = try val()
+                guard let m = MultiServerProxy.ExposeMode(rawValue: v) else { throw ConfigError("--expose must be all, search or auto, not \"\(v)\"") }
+                o.settings.expose = m
+                o.exposeGiven = true
+            case "--expose-limit":
+                o.settings.exposeLimit = Int(try number(a, try val(), min: 1, max: 1_000_000))
+                o.exposeLimitGiven = true
+            case "--always-expose": o.settings.alwaysExpose += try val().split(separator: ",").map(String.init)
+            case "--limit": o.searchLimit = Int(try number(a, try val(), min: 1, max: 50))
             case "--config": o.configPaths.append(try val())
             case "--skip-stdio": o.skipStdio = true
             case "--stdio-server": o.servers.append(try parseStdioServer(try val()))
@@ -186,7 +221,15 @@ public struct Options: Sendable {
             o.commandArgs = Array(positional.dropFirst())
             try checkArguments(c, o.commandArgs)
         }
-        if let spec = maxToolNameSpec { o.settings.maxToolName = try ClientPresets.maxToolName(spec) }
+        if let spec = maxToolNameSpec {
+            o.settings.maxToolName = try ClientPresets.maxToolName(spec)
+            // Cursor stops at about 40 tools: its preset lowers the search-mode threshold.
+            if spec.lowercased().hasPrefix("cursor"), !o.exposeLimitGiven { o.settings.exposeLimit = 40 }
+        }
+        if let s = o.searchServer, o.command != .search {
+            _ = try parseServers(s)  // not NAME=URL: the usual error
+        }
+        if o.catalogPath != nil && o.command != .search { throw ConfigError("--catalog goes with mcpx search") }
         try o.finishHTTP()
         o.settings.globalAllowTools = o.toolsAllow
         o.settings.globalDenyTools = o.toolsDeny
@@ -199,6 +242,7 @@ public struct Options: Sendable {
         switch c {
         case .serve: extra = []
         case .list, .check: extra = args
+        case .search: extra = []
         case .tools: extra = Array(args.dropFirst())
         case .call:
             guard !args.isEmpty else { throw ConfigError("mcpx call needs a tool name: mcpx call TOOL '{\"arg\": ...}'") }

@@ -1,3 +1,4 @@
+import CSupport
 import Dispatch
 import Synchronization
 import MCPXJSON
@@ -19,9 +20,10 @@ public enum ServeCommand {
 
     public static func run(_ options: Options, servers: [ServerConfig], stateFile: StateFile?, log: Logger) async -> Int32 {
         signal(SIGPIPE, SIG_IGN)
-        // SIGHUP (the terminal or the client went away) ends mcpx as cleanly as SIGTERM does: it
-        // is ignored from here until its handler below is in place.
-        signal(SIGHUP, SIG_IGN)
+        // SIGTERM, SIGINT and SIGHUP (the terminal or the client went away) end mcpx cleanly. Their
+        // handler is in place before anything else (a signal right after "listening" is not lost):
+        // it writes the signal's number to a pipe the loop reads.
+        let termination = TerminationSignals()
         let limits = ProcessResources.raiseFileLimit()
         let loop = CurlLoop()
         let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log)
@@ -66,13 +68,7 @@ public enum ServeCommand {
                 }
                 if first { c.resume(returning: r) }
             }
-            for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
-                signal(sig, SIG_IGN)
-                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                src.setEventHandler { finish(name) }
-                src.resume()
-                SignalSources.keep(src)
-            }
+            termination.watch(loop, finish)
             if options.servesStdio {
                 let writer = StdoutWriter()
                 loop.observePasses(writer)  // answers read in one pass of the loop leave in one write
@@ -88,6 +84,46 @@ public enum ServeCommand {
         await proxy.shutdown()
         loop.shutdown()
         return 0
+    }
+}
+
+/// SIGTERM, SIGINT and SIGHUP as bytes on a pipe (handler installed at once, see `mcpx_signal_pipe`),
+/// read by the event loop; elsewhere, dispatch signal sources.
+struct TerminationSignals {
+    static let all: [(Int32, String)] = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")]
+    let readFD: Int32
+
+    init() {
+        #if os(Linux)
+        var fd: Int32 = -1
+        let sigs = Self.all.map(\.0)
+        readFD = mcpx_signal_pipe(sigs, Int32(sigs.count), &fd) == 0 ? fd : -1
+        #else
+        readFD = -1
+        #endif
+    }
+
+    /// Calls `finish` with the signal's name when one arrives (or arrived already).
+    func watch(_ loop: CurlLoop, _ finish: @escaping @Sendable (String) -> Void) {
+        #if os(Linux)
+        if readFD >= 0 {
+            let fd = readFD
+            loop.addWatch(FDWatch(fd: fd, onReadable: {
+                var b: UInt8 = 0
+                if read(fd, &b, 1) == 1 {
+                    finish(Self.all.first { $0.0 == Int32(b) }?.1 ?? "signal \(b)")
+                }
+            }))
+            return
+        }
+        #endif
+        for (sig, name) in Self.all {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { finish(name) }
+            src.resume()
+            SignalSources.keep(src)
+        }
     }
 }
 

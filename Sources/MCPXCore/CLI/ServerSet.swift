@@ -14,6 +14,9 @@ public enum ServerSet {
     public struct Resolved: Sendable {
         public var servers: [ServerConfig]
         public var stateFile: StateFile?
+        /// The config files' `"expose"` (the last one that says) and `"alwaysExpose"` (all of them).
+        public var expose: MultiServerProxy.ExposeMode? = nil
+        public var alwaysExpose: [String] = []
     }
 
     public static func resolve(
@@ -28,9 +31,13 @@ public enum ServerSet {
         let environment = environment ?? ProcessEnvironment.all()
         var all: [ServerConfig] = []
         var origin: [String: String] = [:]
+        var expose: MultiServerProxy.ExposeMode?
+        var alwaysExpose: [String] = []
         for path in options.configPaths {
             let loaded = try ConfigFile.load(path: path, environment: environment, skipStdio: options.skipStdio)
             for w in loaded.warnings { log.warning(w) }
+            if let e = loaded.expose { expose = e }
+            alwaysExpose += loaded.alwaysExpose
             for e in loaded.entries {
                 let name = e.config.name
                 if let o = origin[name] {
@@ -50,12 +57,12 @@ public enum ServerSet {
             origin[s.name] = "--servers"
             all.append(s)
         }
-        guard let statePath = options.statePath else { return Resolved(servers: all, stateFile: nil) }
+        guard let statePath = options.statePath else { return Resolved(servers: all, stateFile: nil, expose: expose, alwaysExpose: alwaysExpose) }
         try checkStateDirectory(statePath)
         let state = try StateFile.load(path: statePath, log: log)
         let file = StateFile(path: statePath, log: log, configured: all, removed: state?.removed ?? [])
-        guard let state else { return Resolved(servers: all, stateFile: file) }
-        return Resolved(servers: StateFile.apply(state, to: all, file: statePath, log: log), stateFile: file)
+        guard let state else { return Resolved(servers: all, stateFile: file, expose: expose, alwaysExpose: alwaysExpose) }
+        return Resolved(servers: StateFile.apply(state, to: all, file: statePath, log: log), stateFile: file, expose: expose, alwaysExpose: alwaysExpose)
     }
 
     /// The state file's directory must exist and be writable: find out now, not at the first `manage`.

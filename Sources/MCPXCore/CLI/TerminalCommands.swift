@@ -32,6 +32,15 @@ public enum TerminalCommands {
                 out.error("no server named \"\(s)\" (servers: \(servers.map(\.name).joined(separator: ", ")))")
                 return 2
             }
+        case .search:
+            if let s = options.searchServer, !servers.contains(where: { $0.name == s }) {
+                out.error("no server named \"\(s)\" (servers: \(servers.map(\.name).joined(separator: ", ")))")
+                return 2
+            }
+            if options.commandArgs.isEmpty {
+                out.error("mcpx search needs a query: mcpx search 'what you want to do' (or --catalog FILE)")
+                return 2
+            }
         case .call:
             if options.commandArgs.count > 1 {
                 let text = options.commandArgs[1]
@@ -67,6 +76,7 @@ public enum TerminalCommands {
             code = await call(proxy, dispatcher, tool: options.commandArgs[0], arguments: callArguments, out)
             deadlines.cancel()
         case .check: code = await check(proxy, out)
+        case .search: code = await search(proxy, query: options.commandArgs.joined(separator: " "), server: options.searchServer, limit: options.searchLimit, out)
         case .serve: code = 2
         }
         await proxy.shutdown()
@@ -159,6 +169,28 @@ public enum TerminalCommands {
     static func firstLine(_ s: String) -> String {
         let line = s.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         return line.trimmingWhitespace()
+    }
+
+    // MARK: search
+
+    static func search(_ proxy: MultiServerProxy, query: String, server: String?, limit: Int, _ out: TerminalOutput) async -> Int32 {
+        await proxy.waitForFirstAttempts()
+        let index = await proxy.searchIndex()
+        let hits = index.search(query, server: server, limit: limit)
+        if out.json {
+            out.print(JSONValue.object(["tools": .array(hits.map { h in
+                let t = index.tools[h.tool]
+                return ["name": .string(t.exposedName), "server": .string(t.server), "description": .string(firstLine(t.description)), "score": .double((h.score * 1000).rounded() / 1000)]
+            })]).jsonString)
+        } else if hits.isEmpty {
+            out.print("No tool matches \"\(query)\".")
+        } else {
+            for h in hits {
+                let t = index.tools[h.tool]
+                out.print("\(t.exposedName)  \(firstLine(t.description))")
+            }
+        }
+        return hits.isEmpty ? 1 : 0
     }
 
     // MARK: call

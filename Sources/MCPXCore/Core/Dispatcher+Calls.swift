@@ -69,7 +69,7 @@ extension Dispatcher {
             reply(Message.error(id: id, .invalidParams("Invalid params: tools/call arguments must be an object")))
             return
         }
-        if ManagementTools.isOwn(name) {
+        if ManagementTools.isOwn(name) || name == ManagementTools.searchTools || name == ManagementTools.describeTools {
             let args = params.value("arguments")
             Task { [proxy] in
                 let result = await proxy.callManagementTool(name, arguments: args)
@@ -77,7 +77,41 @@ extension Dispatcher {
             }
             return
         }
+        if name == ManagementTools.callTool {
+            callThrough(id: id, params, session, reply: reply)
+            return
+        }
         route(id: id, name: name, params: params, session, reply: reply, parked: nil)
+    }
+
+    /// `call_tool {name, arguments}`: the named tool, called as if the client had called it (its
+    /// result is the answer, errors too), listed or not.
+    func callThrough(id: RPCID, _ params: RawObject, _ session: ClientSession, reply: @escaping Reply) {
+        guard case .object(let args)? = params.value("arguments"), case .string(let inner)? = args["name"] else {
+            reply(Message.error(id: id, .invalidParams("Invalid params: call_tool needs arguments.name (a string)")))
+            return
+        }
+        if let a = args["arguments"], a.objectValue == nil, !a.isNull {
+            reply(Message.error(id: id, .invalidParams("Invalid params: call_tool arguments.arguments must be an object")))
+            return
+        }
+        guard inner != ManagementTools.callTool else {
+            reply(Message.error(id: id, .invalidParams("Invalid params: call_tool cannot call call_tool")))
+            return
+        }
+        var p: JSONObject = ["name": .string(inner)]
+        if let a = args["arguments"], !a.isNull { p["arguments"] = a }
+        if let meta = params.value("_meta") { p["_meta"] = meta }
+        guard let rebuilt = try? RawObject(JSONValue.object(p).serialized()) else {
+            reply(Message.error(id: id, .invalidParams("Invalid params: call_tool")))
+            return
+        }
+        if ManagementTools.isOwn(inner) || ManagementTools.isSearchTool(inner) {
+            let a = p["arguments"]
+            Task { [proxy] in reply(Message.response(id: id, result: await proxy.callManagementTool(inner, arguments: a))) }
+            return
+        }
+        route(id: id, name: inner, params: rebuilt, session, reply: reply, parked: nil)
     }
 
     /// Routes a call. `parked` is set when the call waited (for start-up or a reconnect): it stays

@@ -129,18 +129,18 @@ public final class Dispatcher: Sendable {
             // supports. Their first attempts get a moment (bounded) so the answer can say what they offer.
             await proxy.start(clientCapabilities: caps)
             await proxy.waitForFirstAttempts(upTo: min(0.25, proxy.settings.startupTimeout))
-            self.answerInitialize(id: id, version: version, capabilities: await proxy.upstreamCapabilities(), reply: reply)
+            self.answerInitialize(id: id, version: version, capabilities: await proxy.upstreamCapabilities(), instructions: await proxy.instructions(), reply: reply)
         }
     }
 
-    func answerInitialize(id: RPCID, version: String, capabilities: JSONValue, reply: Reply) {
+    func answerInitialize(id: RPCID, version: String, capabilities: JSONValue, instructions: String, reply: Reply) {
         let result: JSONValue = [
             "protocolVersion": .string(version),
             "capabilities": capabilities,
             "serverInfo": [
                 "name": "mcpx", "title": "mcpx MCP multiplexer", "version": .string(MCPXVersion.version),
             ],
-            "instructions": "Tools of several MCP servers, named <server>__<tool>. Use the manage tool to list, add, remove, enable or disable servers, and proxy_status / proxy_health to see their state.",
+            "instructions": .string(instructions),
         ]
         reply(Message.response(id: id, result: result))
     }

@@ -177,6 +177,11 @@ public final class HTTPDoor: @unchecked Sendable {
     func fail(_ c: HTTPServerConnection, _ status: Int, _ reason: String) {
         log.debug("http: connection \(c.id): \(status) \(reason)")
         c.queued = []
+        if c.exchange != nil {
+            // An answer is still being written: an error response cannot go before it. Close.
+            c.close()
+            return
+        }
         let body = JSONValue.object(["error": .string(reason)]).serialized()
         let head = "HTTP/1.1 \(status) \(HTTPExchange.reason(status))\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         c.exchange = nil

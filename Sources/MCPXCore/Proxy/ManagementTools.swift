@@ -52,7 +52,70 @@ public enum ManagementTools {
             "inputSchema": ["type": "object", "properties": [:], "additionalProperties": false],
             "annotations": ["title": "Proxy health", "readOnlyHint": true, "openWorldHint": false],
         ]
-        return [manageTool, statusTool, healthTool]
+        return [manageTool, statusTool, healthTool].map(alwaysLoad)
+    }
+
+    /// `_meta: {"anthropic/alwaysLoad": true}`: clients that defer tools keep mcpx's own loaded.
+    static func alwaysLoad(_ def: JSONValue) -> JSONValue {
+        guard case .object(var o) = def else { return def }
+        o["_meta"] = ["anthropic/alwaysLoad": true]
+        return .object(o)
+    }
+
+    // MARK: Search mode
+
+    public static let searchTools = "search_tools"
+    public static let describeTools = "describe_tools"
+    public static let callTool = "call_tool"
+
+    /// Whether `name` is one of the search tools (answered by mcpx in every mode, listed in search mode).
+    public static func isSearchTool(_ name: String) -> Bool { name == searchTools || name == describeTools || name == callTool }
+
+    public static func searchDefinitions() -> [JSONValue] {
+        let search: JSONValue = [
+            "name": "search_tools",
+            "title": "Search tools",
+            "description": "Find the tools that can do a task, among every tool of every MCP server behind mcpx (most are not listed). Describe the task in plain words; each hit gives the tool's name, what it does and its parameters. Then call it with call_tool (use describe_tools first for its full input schema).",
+            "inputSchema": [
+                "type": "object",
+                "properties": [
+                    "query": ["type": "string", "description": "The task, in plain words (\"show the last lines of a log file\")."],
+                    "server": ["type": "string", "description": "Only tools of this server."],
+                    "limit": ["type": "integer", "minimum": 1, "maximum": 50, "description": "How many tools (default 8, at most 50)."],
+                ],
+                "required": ["query"],
+                "additionalProperties": false,
+            ],
+            "annotations": ["title": "Search tools", "readOnlyHint": true, "openWorldHint": false],
+        ]
+        let describe: JSONValue = [
+            "name": "describe_tools",
+            "title": "Describe tools",
+            "description": "The full definitions (input schema, output schema, annotations) of tools found with search_tools, by name.",
+            "inputSchema": [
+                "type": "object",
+                "properties": ["names": ["type": "array", "items": ["type": "string"], "description": "Tool names as search_tools gives them (server__tool)."]],
+                "required": ["names"],
+                "additionalProperties": false,
+            ],
+            "annotations": ["title": "Describe tools", "readOnlyHint": true, "openWorldHint": false],
+        ]
+        let call: JSONValue = [
+            "name": "call_tool",
+            "title": "Call a tool",
+            "description": "Call any tool of the servers behind mcpx by name, listed or not (as search_tools gives it), with its arguments. The answer is exactly the tool's own result.",
+            "inputSchema": [
+                "type": "object",
+                "properties": [
+                    "name": ["type": "string", "description": "The tool's name (server__tool)."],
+                    "arguments": ["type": "object", "description": "The tool's arguments, as its input schema says."],
+                ],
+                "required": ["name"],
+                "additionalProperties": false,
+            ],
+            "annotations": ["title": "Call a tool", "openWorldHint": true],
+        ]
+        return [search, describe, call].map(alwaysLoad)
     }
 
     /// A tool result with text and structured content.

@@ -8,6 +8,8 @@ extension MultiServerProxy {
         case ManagementTools.manage: return await manage(args)
         case ManagementTools.status: return statusResult()
         case ManagementTools.health: return healthSummary()
+        case ManagementTools.searchTools: return searchToolsResult(args)
+        case ManagementTools.describeTools: return describeToolsResult(args)
         default: return ManagementTools.failure("Unknown tool: \(name)")
         }
     }

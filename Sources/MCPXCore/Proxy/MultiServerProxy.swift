@@ -33,7 +33,17 @@ public actor MultiServerProxy {
         public var allowURLs: [String] = []
         /// `--allow-command`: what `manage add` may start (globs on the command as given).
         public var allowCommands: [String] = []
+        /// `--expose`: list every tool, or mcpx's own and the search tools only, or decide by count.
+        public var expose: ExposeMode = .auto
+        /// `--expose-limit`: in `auto`, search mode once more tools than this would be listed.
+        public var exposeLimit = 128
+        /// `--always-expose`: tools listed in search mode too (globs on `server__tool` or the tool's own name).
+        public var alwaysExpose: [String] = []
         public init() {}
+    }
+
+    public enum ExposeMode: String, Sendable, CaseIterable {
+        case all, search, auto
     }
 
     /// A backend prompt as mcpx shows it (namespaced) and as the backend knows it.
@@ -61,6 +71,9 @@ public actor MultiServerProxy {
         /// This backend's part of the router and of the tools/list answer, built when its tools change.
         var toolRoutes: [String: Router.Route] = [:]
         var toolBytes: [UInt8] = []
+        /// Its tools that `--always-expose` lists in search mode too (definitions, comma-joined).
+        var alwaysBytes: [UInt8] = []
+        var alwaysCount = 0
         var resources: [JSONValue] = []
         var templates: [JSONValue] = []
         /// Whether the backend keeps a GET stream open for list changes (else lists are polled).
@@ -105,6 +118,10 @@ public actor MultiServerProxy {
     var nameOwners: [String: String] = [:]
     var clashSuspected = false
     var trimmedAfterStartup = false
+    /// Bumped whenever the listed tools change (the search index is rebuilt for the next query).
+    var toolsGeneration = 0
+    var lastIndexedParts: [[UInt8]] = []
+    var searchIndexCache: (generation: Int, index: ToolIndex)?
     /// Stdio servers being started now, and those waiting for their turn (`maxConcurrentSpawns`).
     var spawning = 0
     var spawnWaiters: [CheckedContinuation<Void, Never>] = []
@@ -569,6 +586,8 @@ public actor MultiServerProxy {
         var seen = Set<String>()
         var routes: [String: Router.Route] = [:]
         var bytes: [UInt8] = []
+        var always: [UInt8] = []
+        var alwaysCount = 0
         for t in raw.prefix(20_000) {
             guard case .object(var obj) = t, case .string(let original)? = obj["name"], !original.isEmpty,
                 original.utf8.count <= 1024, !seen.contains(original)
@@ -597,7 +616,14 @@ public actor MultiServerProxy {
             if !bytes.isEmpty { bytes.append(UInt8(ascii: ",")) }
             def.write(to: &bytes)
             names.append(exposed)
+            if settings.alwaysExpose.contains(where: { ToolFilter.matches(exposed, pattern: $0) || ToolFilter.matches(original, pattern: $0) }) {
+                if !always.isEmpty { always.append(UInt8(ascii: ",")) }
+                def.write(to: &always)
+                alwaysCount += 1
+            }
         }
+        entries[name]!.alwaysBytes = always
+        entries[name]!.alwaysCount = alwaysCount
         entries[name]!.renamedForClash = renamed
         for old in e.toolNames where nameOwners[old] == name { nameOwners[old] = nil }
         for n in names {
@@ -671,6 +697,11 @@ public actor MultiServerProxy {
         }
         var parts = [own]
         var size = own.count
+        // Every ready server's tools, and those listed in search mode.
+        var all: [[UInt8]] = []
+        var always: [[UInt8]] = []
+        var alwaysCount = 0
+        var total = count
         for name in order {
             guard let e = entries[name] else { continue }
             let timeout = Int((e.config.timeoutSeconds ?? settings.callTimeout) * 1000)
@@ -678,10 +709,34 @@ public actor MultiServerProxy {
             // Routes stay for tools of failed and disabled backends: a call gets a clear answer.
             routes.merge(e.toolRoutes) { a, _ in a }
             if e.config.enabled && e.config.status == .ready && !e.toolBytes.isEmpty {
-                parts.append(e.toolBytes)  // shared with the entry, not copied
-                size += e.toolBytes.count
-                count += e.toolNames.count
+                all.append(e.toolBytes)  // shared with the entry, not copied
+                total += e.toolNames.count
+                if !e.alwaysBytes.isEmpty {
+                    always.append(e.alwaysBytes)
+                    alwaysCount += e.alwaysCount
+                }
             }
+        }
+        let searchMode = settings.expose == .search || (settings.expose == .auto && total > settings.exposeLimit)
+        if searchMode {
+            // mcpx's own tools, the three search tools, and what --always-expose names.
+            for def in ManagementTools.searchDefinitions() {
+                parts[0].append(UInt8(ascii: ","))
+                def.write(to: &parts[0])
+                count += 1
+            }
+            size = parts[0].count
+            parts += always
+            size += always.reduce(0) { $0 + $1.count }
+            count += alwaysCount
+        } else {
+            parts += all
+            size += all.reduce(0) { $0 + $1.count }
+            count = total
+        }
+        if all != lastIndexedParts {
+            lastIndexedParts = all
+            toolsGeneration += 1
         }
         router.update { s in
             s.tools = routes
@@ -689,6 +744,8 @@ public actor MultiServerProxy {
             s.toolsListParts = parts
             s.toolsListBytes = size
             s.listedCount = count
+            s.searchMode = searchMode
+            s.routableCount = total
         }
         checkCatalogsDone()  // a removed or disabled backend is no longer waited for
         // Unchanged parts are the same buffers, so this compares identities, not megabytes.

@@ -27,6 +27,10 @@ public final class Router: Sendable {
         public var toolsListBytes = 0
         /// Exposed names in the list (for tests and status).
         public var listedCount = 0
+        /// tools/list has mcpx's own tools and the search tools only (see `--expose`).
+        public var searchMode = false
+        /// Tools of ready servers, listed or not.
+        public var routableCount = 0
         public var startupDone = false
 
         /// Writes `{"tools":[...]}`.

@@ -1,0 +1,111 @@
+import MCPXJSON
+
+/// The search index over the tools mcpx can route.
+extension MultiServerProxy {
+    /// Every tool of every ready, enabled server, as the index keeps it.
+    func indexTools() -> [ToolIndex.Tool] {
+        var out: [ToolIndex.Tool] = []
+        for name in order {
+            guard let e = entries[name], e.config.enabled, e.config.status == .ready, !e.toolBytes.isEmpty else { continue }
+            guard case .array(let defs)? = try? JSONParser.parse([UInt8(ascii: "[")] + e.toolBytes + [UInt8(ascii: "]")]) else { continue }
+            for d in defs {
+                guard let exposed = d["name"]?.stringValue else { continue }
+                var t = ToolIndex.Tool(exposedName: exposed, server: name, definition: d)
+                t.name = e.toolRoutes[exposed]?.tool ?? exposed
+                out.append(t)
+            }
+        }
+        return out
+    }
+
+    /// The index of the tools listed now, rebuilt when they changed since the last search.
+    public func searchIndex() -> ToolIndex {
+        if let c = searchIndexCache, c.generation == toolsGeneration { return c.index }
+        let index = ToolIndex(indexTools())
+        searchIndexCache = (toolsGeneration, index)
+        return index
+    }
+}
+
+extension MultiServerProxy {
+    /// `search_tools {query, server?, limit?}`.
+    func searchToolsResult(_ args: JSONObject) -> JSONValue {
+        guard case .string(let query)? = args["query"], !query.trimmingWhitespace().isEmpty else {
+            return ManagementTools.failure("search_tools needs \"query\": the task in plain words")
+        }
+        let server = args["server"]?.stringValue
+        if let server, entries[server] == nil { return ManagementTools.failure("No server named \"\(server)\"") }
+        let limit = max(1, min(50, args["limit"]?.intValue.map(Int.init) ?? 8))
+        let index = searchIndex()
+        let all = index.search(query, server: server, limit: index.tools.count)
+        let hits = all.prefix(limit)
+        var lines: [String] = []
+        var items: [JSONValue] = []
+        for h in hits {
+            let t = index.tools[h.tool]
+            let sentence = Self.firstSentence(t.description)
+            let params = t.parameters.sorted { $0.required != $1.required ? $0.required : $0.name < $1.name }
+                .map { $0.required ? "\($0.name) (required)" : $0.name }.joined(separator: ", ")
+            lines.append("\(t.exposedName) — \(sentence.isEmpty ? "(no description)" : sentence) — \(params.isEmpty ? "no parameters" : params)")
+            items.append(["name": .string(t.exposedName), "server": .string(t.server), "description": .string(sentence),
+                          "score": .double((h.score * 1000).rounded() / 1000)])
+        }
+        let text = hits.isEmpty
+            ? "No tool matches \"\(query)\"\(server.map { " on \($0)" } ?? ""). Try other words, or list the servers with manage."
+            : lines.joined(separator: "\n") + "\n\nCall one with call_tool {\"name\": ..., \"arguments\": {...}}; describe_tools gives full input schemas."
+        return ManagementTools.result(text, ["tools": .array(items), "total": .int(Int64(all.count))])
+    }
+
+    /// `describe_tools {names}`: the full definitions, as the servers gave them (names exposed).
+    func describeToolsResult(_ args: JSONObject) -> JSONValue {
+        guard let names = args["names"]?.arrayValue?.compactMap(\.stringValue), !names.isEmpty else {
+            return ManagementTools.failure("describe_tools needs \"names\": an array of tool names (server__tool)")
+        }
+        var found: [String: JSONValue] = [:]
+        let wanted = Set(names)
+        let servers = Set(names.compactMap { router.snapshot.tools[$0]?.server })
+        for name in order where servers.contains(name) {
+            guard let e = entries[name], !e.toolBytes.isEmpty,
+                case .array(let defs)? = try? JSONParser.parse([UInt8(ascii: "[")] + e.toolBytes + [UInt8(ascii: "]")])
+            else { continue }
+            for d in defs { if let n = d["name"]?.stringValue, wanted.contains(n) { found[n] = d } }
+        }
+        let own = ManagementTools.definitions(readOnly: settings.readOnly) + ManagementTools.searchDefinitions()
+        for d in own { if let n = d["name"]?.stringValue, wanted.contains(n) { found[n] = d } }
+        let tools = names.compactMap { found[$0] }
+        let unknown = names.filter { found[$0] == nil }
+        var text = tools.map { $0.jsonString }.joined(separator: "\n")
+        if !unknown.isEmpty { text += (text.isEmpty ? "" : "\n") + "Unknown: \(unknown.joined(separator: ", ")) (names come from search_tools)" }
+        return ManagementTools.result(text, ["tools": .array(tools), "unknown": .array(unknown.map { .string($0) })], isError: tools.isEmpty)
+    }
+
+    /// The first sentence of a description (at most 200 characters).
+    static func firstSentence(_ s: String) -> String {
+        let line = s.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingWhitespace() ?? ""
+        var out = line
+        if let r = line.firstRange(of: ". ") { out = String(line[..<r.lowerBound]) + "." }
+        return out.count > 200 ? String(out.prefix(199)) + "…" : out
+    }
+
+    /// The `initialize` instructions: in search mode, the servers and one line of what each offers
+    /// (within about 4 KB), so the model knows what to search for.
+    public func instructions() -> String {
+        var text = "Tools of several MCP servers, named <server>__<tool>. Use the manage tool to list, add, remove, enable or disable servers, and proxy_status / proxy_health to see their state."
+        guard router.snapshot.searchMode else { return text }
+        text = "Tools of several MCP servers, named <server>__<tool>; most are not listed. Find the tool for a task with search_tools (plain words), read its schema with describe_tools, and call it with call_tool. manage, proxy_status and proxy_health handle the servers themselves.\n\nServers:"
+        var budget = 4096 - text.utf8.count
+        for name in order {
+            guard let e = entries[name], e.config.enabled, e.config.status == .ready else { continue }
+            var about = e.connection.backendInstructions.map { Self.firstSentence($0) } ?? ""
+            if about.isEmpty { about = "tools such as " + e.toolRoutes.values.map(\.tool).sorted().prefix(4).joined(separator: ", ") }
+            let line = "\n- \(name) (\(e.toolNames.count) tools): \(about.prefix(120))"
+            if line.utf8.count > budget {
+                text += "\n- …and more (manage list names them all)"
+                break
+            }
+            text += line
+            budget -= line.utf8.count
+        }
+        return text
+    }
+}
