@@ -50,6 +50,10 @@ final class Bench {
             }
         }
 
+        if o.has(.search) {
+            try searchRun(catalogs: ["../shared/data/tool-catalog-a.json", "../shared/data/tool-catalog-b.json"], queriesFile: "Tests/search/devset-a.jsonl")
+        }
+
         if o.has(.stdio) {
             for r in 1...o.runs { try stdioRun(r) }
             for r in 1...o.runs { try stdioScaleRun(r) }

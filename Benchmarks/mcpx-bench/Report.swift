@@ -72,6 +72,10 @@ struct Report {
             Row(label: "/metrics, \(o.scaleBackends) servers, 2,000 tools called: render (ms)", key: "metrics_render_ms", target: "≤ 20",
                 met: { $0 <= 20 }, digits: 1),
             Row(label: "/metrics: RSS growth for 2,000 tools' figures (MB)", key: "metrics_rss_growth_mb", digits: 1),
+            Row(label: "search over 10,000 tools: query p50, incl. pipe (ms)", key: "search_query_p50_ms", digits: 2),
+            Row(label: "search over 10,000 tools: query p99, incl. pipe (ms)", key: "search_query_p99_ms", target: "≤ 2", met: { $0 <= 2 }, digits: 2),
+            Row(label: "search: spawn to first answer, index built (ms)", key: "search_first_answer_ms", target: "index ≤ 100", digits: 0),
+            Row(label: "search: mcpx RSS with the index (MB)", key: "search_rss_mb", target: "index ≤ 24", digits: 1),
         ]
     }
 

@@ -139,3 +139,9 @@ int mcpx_signal_pipe(const int *sigs, int count, int *read_fd) {
     *read_fd = p[0];
     return 0;
 }
+
+int mcpx_signal_ignored(int sig) {
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) != 0) return 0;
+    return old.sa_handler == SIG_IGN;
+}

@@ -62,6 +62,26 @@ import Testing
         #expect(failure(parse("GET / HTTP/1.1\r\nBad Name: x\r\n\r\n"))?.status == 400)
     }
 
+    @Test func aMillionTinyChunksAreALoopNotARecursion() {
+        // Each chunk once cost a stack frame: 1,000 one-byte chunks crashed mcpx (SIGSEGV).
+        var text = "POST /call HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        text += String(repeating: "1\r\nx\r\n", count: 200_000)
+        text += "0\r\n" + String(repeating: "T: v\r\n", count: 1_000) + "\r\n"
+        var p = HTTPRequestParser(maxHeadBytes: 64 << 10, maxBodyBytes: 1 << 20)
+        let events = p.feed(Array(text.utf8))
+        let r = requests(events)
+        #expect(r.count == 1)
+        #expect(r.first?.body.count == 200_000)
+    }
+
+    @Test func theHeadIsAnnouncedBeforeTheBody() {
+        var p = HTTPRequestParser(maxBodyBytes: 1 << 20)
+        let first = p.feed(Array("POST /mcp HTTP/1.1\r\nContent-Length: 5\r\n\r\nab".utf8))
+        #expect(first.count == 1)
+        if case .head(let h)? = first.first { #expect(h.path == "/mcp") } else { Issue.record("no head event") }
+        #expect(requests(p.feed(Array("cde".utf8))).first.map { String(decoding: $0.body, as: UTF8.self) } == "abcde")
+    }
+
     @Test func afterAFailureNothingMoreIsRead() {
         var p = HTTPRequestParser(maxBodyBytes: 100)
         #expect(p.feed(Array("BROKEN\r\n\r\n".utf8)).count == 1)
@@ -105,6 +125,19 @@ import Testing
         #expect(!HTTPDoor.bearerMatches(request([("authorization", "Basic s3cret")]), token: "s3cret", allowQuery: false))
         #expect(!HTTPDoor.bearerMatches(request([], query: "token=s3cret"), token: "s3cret", allowQuery: false))
         #expect(HTTPDoor.bearerMatches(request([], query: "token=s3cret"), token: "s3cret", allowQuery: true))
+    }
+
+    @Test func loopbackHostsAndOriginsAreLiterals() {
+        #expect(HTTPDoor.isIPv4Loopback("127.0.0.1"))
+        #expect(HTTPDoor.isIPv4Loopback("127.12.0.254"))
+        #expect(!HTTPDoor.isIPv4Loopback("127.a.evil.com"))
+        #expect(!HTTPDoor.isIPv4Loopback("127.0.0.1.evil.com"))
+        #expect(!HTTPDoor.isIPv4Loopback("127.0.0.256"))
+        #expect(HTTPDoor.isLoopbackHost("localhost:8080"))
+        #expect(HTTPDoor.isLoopbackHost("127.0.0.1"))
+        #expect(HTTPDoor.isLoopbackHost("[::1]:9"))
+        #expect(!HTTPDoor.isLoopbackHost("rebind.evil.com"))
+        #expect(!HTTPDoor.isLoopbackHost("127.a.evil.com:80"))
     }
 
     @Test func addressesAndOrigins() throws {

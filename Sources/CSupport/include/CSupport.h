@@ -50,5 +50,8 @@ int mcpx_trim_heap(void);
 /// `*read_fd` is the pipe's non-blocking read end. Returns 0, or -1 with errno set.
 int mcpx_signal_pipe(const int *sigs, int count, int *read_fd);
 
+/// Whether `sig` is ignored now (inherited from the parent: `nohup` ignores SIGHUP).
+int mcpx_signal_ignored(int sig);
+
 int mcpx_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int fds[3], int *pid);
 #endif

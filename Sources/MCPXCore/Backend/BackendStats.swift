@@ -17,6 +17,8 @@ public struct BackendStats: Sendable {
     public var refusedRequests: Int = 0
     /// List changes folded into a refresh already queued.
     public var coalescedRefreshes: Int = 0
+    /// Log lines sent outside any call's response while several clients had calls there: dropped.
+    public var ambiguousMessages: Int = 0
     public var errorsByKind: [String: Int] = [:]
     public var lastError: String?
     public var lastLatencyMicros: Int?
@@ -69,7 +71,7 @@ public struct BackendStats: Sendable {
             "unknownResponseIds": .int(Int64(unknownResponseIDs)),
             "malformedMessages": .int(Int64(malformedMessages)), "foreignProgress": .int(Int64(foreignProgress)),
             "refusedRequests": .int(Int64(refusedRequests)), "coalescedRefreshes": .int(Int64(coalescedRefreshes)),
-            "reconnects": .int(Int64(reconnects)),
+            "reconnects": .int(Int64(reconnects)), "ambiguousMessages": .int(Int64(ambiguousMessages)),
         ]
         o["errorsByKind"] = .object(JSONObject(errorsByKind.sorted { $0.key < $1.key }.map { (key: $0.key, value: .int(Int64($0.value))) }))
         if let l = lastLatencyMicros { o["lastLatencyMs"] = .double(Double(l) / 1000) }

@@ -96,7 +96,8 @@ struct TerminationSignals {
     init() {
         #if os(Linux)
         var fd: Int32 = -1
-        let sigs = Self.all.map(\.0)
+        // A SIGHUP the parent made us ignore (`nohup mcpx --http ...`) stays ignored.
+        let sigs = Self.all.map(\.0).filter { $0 != SIGHUP || mcpx_signal_ignored(SIGHUP) == 0 }
         readFD = mcpx_signal_pipe(sigs, Int32(sigs.count), &fd) == 0 ? fd : -1
         #else
         readFD = -1

@@ -42,7 +42,7 @@ public final class ClientSessions: Sendable {
     /// A log message of a backend that belongs to no call: every client whose level lets it through.
     func broadcastLog(_ message: [UInt8], level: String?) {
         for s in all where s.door == .stdio || s.door == .http {
-            if s.isInitialized && s.wantsLog(level) { s.send(message) }
+            if s.wantsLog(level) { s.send(message) }
         }
     }
 
@@ -54,10 +54,20 @@ public final class ClientSessions: Sendable {
         all.contains { $0 !== except && $0.isSubscribed(uri) }
     }
 
-    /// The client for a backend request that belongs to no call: the most recent one that declared
-    /// the capability.
-    func target(declaring capability: String) -> ClientSession? {
-        all.last { ($0.door == .stdio || $0.door == .http) && !$0.isEnded && $0.declares(capability) }
+    /// Clients with calls in flight to `server`.
+    func withCalls(to server: String) -> [ClientSession] {
+        all.filter { s in s.pending.withLock { $0.values.contains { $0.server == server } } }
+    }
+
+    /// The client for a backend request that came on no call's response (a stdio or HTTP+SSE
+    /// backend, or the GET stream): the one client with calls in flight to that backend; with
+    /// none, the latest client that declared the capability; with several, nobody (it could be
+    /// any of theirs: refused rather than shown to the wrong one).
+    func target(declaring capability: String, server: String) -> ClientSession? {
+        let busy = withCalls(to: server).filter { $0.door == .stdio || $0.door == .http }
+        if busy.count > 1 { return nil }
+        if let only = busy.first { return only }
+        return all.last { ($0.door == .stdio || $0.door == .http) && !$0.isEnded && $0.declares(capability) }
     }
 
     /// The most verbose log level any client asked for (what backends are told to send).

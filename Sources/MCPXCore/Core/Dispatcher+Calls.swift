@@ -501,9 +501,12 @@ extension Dispatcher {
 
     /// Checks deadlines until the server stops.
     public func runDeadlines() async {
+        var ticks = 0
         while !Task.isCancelled {
             try? await Task.sleep(nanoseconds: 20_000_000)
             expireCalls()
+            ticks += 1
+            if ticks % 50 == 0 { proxy.bridge.expire() }
         }
     }
 
@@ -539,5 +542,18 @@ extension Dispatcher {
             call.reply(Self.noAnswer)
         }
         proxy.bridge.forget(session: session)
+        // Subscriptions only it held end at their backends; backends' log level follows the
+        // clients that remain.
+        let subscriptions = session.state.withLock { $0.subscriptions }
+        let orphaned = subscriptions.filter { !sessions.othersSubscribed(to: $0, except: session) }
+        let level = sessions.mostVerboseLogLevel
+        let hadLevel = session.logLevel != nil
+        Task { [proxy] in
+            for uri in orphaned {
+                guard let (server, original) = ResourceURI.split(uri), let conn = await proxy.readyConnection(server) else { continue }
+                _ = try? await conn.call("resources/unsubscribe", ["uri": .string(original)], timeoutMillis: 5_000)
+            }
+            if hadLevel, let level { await proxy.setLogLevel(level.rawValue) }
+        }
     }
 }

@@ -49,9 +49,9 @@ public final class Dispatcher: Sendable {
     }
 
     /// The answer to a message larger than the limit (its id read from its first bytes, if it can be).
-    public func tooLarge(size: Int, head: [UInt8]) -> [UInt8] {
+    public func tooLarge(size: Int, head: [UInt8], unit: String = "message") -> [UInt8] {
         log.warning("dropped a \(size)-byte message (limit exceeded)")
-        return Message.error(id: Self.sniffID(head), RPCError(.invalidRequest, "Message too large: \(size) bytes; mcpx accepts at most \(maxMessageBytes) bytes per message"))
+        return Message.error(id: Self.sniffID(head), RPCError(.invalidRequest, "Message too large: \(size) bytes; mcpx accepts at most \(maxMessageBytes) bytes per \(unit)"))
     }
 
     static func toolsList(id: RPCID, _ snap: Router.Snapshot) -> [UInt8] {
@@ -236,7 +236,12 @@ final class BatchCollector: Sendable {
             s.remaining -= 1
             return s.remaining == 0 ? s.answers : nil
         }
-        guard let done, !done.isEmpty else { return }
+        guard let done else { return }
+        // Every request of the batch was cancelled: the batch ends without an answer.
+        guard !done.isEmpty else {
+            reply(Dispatcher.noAnswer)
+            return
+        }
         var out: [UInt8] = [UInt8(ascii: "[")]
         for (i, a) in done.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }

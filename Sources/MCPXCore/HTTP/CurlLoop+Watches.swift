@@ -20,6 +20,8 @@ public final class FDWatch: @unchecked Sendable {
     /// Loop thread only.
     var tag: UInt32 = 0
     var wantsWrite = false
+    /// Reading paused (a peer that closed its side, a listener out of descriptors).
+    var readPaused = false
     var registered = false
 
     init(fd: Int32, onReadable: (@Sendable () -> Void)? = nil, onWritable: (@Sendable () -> Void)? = nil) {
@@ -56,6 +58,15 @@ extension CurlLoop {
         #endif
     }
 
+    /// Stops or resumes telling when `w` is readable (from the loop thread).
+    public func pauseReading(_ w: FDWatch, _ paused: Bool) {
+        #if os(Linux)
+        guard w.registered, w.readPaused != paused else { return }
+        w.readPaused = paused
+        _ = epollPipe(w, op: Int32(EPOLL_CTL_MOD))
+        #endif
+    }
+
     /// Stops watching `w` (from any thread); the caller closes the descriptor afterwards.
     public func removeWatch(_ w: FDWatch, then: (@Sendable () -> Void)? = nil) {
         onLoop { [self] in
@@ -71,7 +82,7 @@ extension CurlLoop {
     #if os(Linux)
     private func epollPipe(_ w: FDWatch, op: Int32) -> Bool {
         var ev = epoll_event()
-        ev.events = (w.onReadable != nil ? UInt32(EPOLLIN.rawValue) : 0) | (w.wantsWrite ? UInt32(EPOLLOUT.rawValue) : 0)
+        ev.events = (w.onReadable != nil && !w.readPaused ? UInt32(EPOLLIN.rawValue) : 0) | (w.wantsWrite ? UInt32(EPOLLOUT.rawValue) : 0)
         ev.data.u64 = UInt64(UInt32(bitPattern: w.fd)) | UInt64(w.tag) << 32
         return epoll_ctl(epollFD, op, w.fd, &ev) == 0
     }

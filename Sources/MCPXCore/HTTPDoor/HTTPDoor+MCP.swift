@@ -16,6 +16,11 @@ final class HTTPSession: ClientOutlet, @unchecked Sendable {
     var ended = false
 
     static let maxBacklog = 256
+    static let maxBacklogBytes = 1 << 20
+    var backlogBytes = 0
+
+    static let logPrefix = Array(#"{"jsonrpc":"2.0","method":"notifications/message""#.utf8)
+    static func isLogMessage(_ m: [UInt8]) -> Bool { m.count >= logPrefix.count && m[..<logPrefix.count].elementsEqual(logPrefix) }
 
     init(id: String, door: HTTPDoor) {
         self.id = id
@@ -37,8 +42,13 @@ final class HTTPSession: ClientOutlet, @unchecked Sendable {
                 g.event(message)
                 return
             }
-            if backlog.count >= Self.maxBacklog { backlog.removeFirst() }
+            // Kept for a GET stream to come: list changes and requests, not log lines; bounded.
+            if Self.isLogMessage(message) { return }
+            backlogBytes += message.count
             backlog.append(message)
+            while backlog.count > Self.maxBacklog || backlogBytes > Self.maxBacklogBytes, !backlog.isEmpty {
+                backlogBytes -= backlog.removeFirst().count
+            }
         }
     }
 
@@ -111,7 +121,7 @@ extension HTTPDoor {
             ex.respondJSON(406, JSONValueBytes(Self.rpcError("Not Acceptable: the client must accept both application/json and text/event-stream")))
             return
         }
-        if let ct = r.header("content-type")?.lowercased(), !ct.hasPrefix("application/json") {
+        if let ct = r.header("content-type")?.lowercased(), ct != "application/json" && !ct.hasPrefix("application/json;") {
             ex.respondJSON(415, JSONValueBytes(Self.rpcError("Unsupported Media Type: the body must be application/json")))
             return
         }
@@ -143,7 +153,7 @@ extension HTTPDoor {
                 ex.respondJSON(400, JSONValueBytes(Self.rpcError("Bad Request: Mcp-Session-Id header is required")))
                 return
             }
-            guard sessions.count < settings.maxSessions else {
+            guard sessions.count < settings.maxSessions || evictIdleSession() else {
                 ex.respondJSON(503, JSONValueBytes(Self.rpcError("Service Unavailable: \(settings.maxSessions) sessions open", code: -32603)))
                 return
             }
@@ -158,9 +168,15 @@ extension HTTPDoor {
             }
             session.exchanges[id] = ex
             let loop = self.loop
-            dispatcher.handle(msg, session.client) { [session] answer in
+            let isNew = existing == nil
+            dispatcher.handle(msg, session.client) { [session, unowned self] answer in
                 loop.onLoop {
                     if session.exchanges[id] === ex { session.exchanges[id] = nil }
+                    // An initialize that failed starts no session.
+                    if isNew, Self.isError(answer) {
+                        ex.headers.removeAll { $0.0 == Self.sessionHeader }
+                        self.endSession(session, quietly: true)
+                    }
                     ex.finish(last: answer.isEmpty ? nil : answer)
                 }
             }
@@ -188,6 +204,22 @@ extension HTTPDoor {
         dispatcher.handle(body, from: s.client) { answer in
             loop.onLoop { ex.finish(last: answer.isEmpty ? nil : answer) }
         }
+    }
+
+    /// Whether a JSON-RPC answer is an error.
+    static func isError(_ answer: [UInt8]) -> Bool {
+        guard !answer.isEmpty, let o = try? RawObject(answer) else { return false }
+        return o.range("error") != nil
+    }
+
+    /// Ends the session idle longest (no request in progress, no stream); false when none is idle.
+    func evictIdleSession() -> Bool {
+        guard let s = sessions.values.filter({ $0.exchanges.isEmpty && !($0.getStream?.isOpen ?? false) }).min(by: { $0.lastActivity < $1.lastActivity }) else {
+            return false
+        }
+        log.info("http: session \(s.shortID) ended to make room (\(settings.maxSessions) sessions open)")
+        endSession(s)
+        return true
     }
 
     func newSession() -> HTTPSession {
@@ -230,6 +262,7 @@ extension HTTPDoor {
         ex.startStream()
         let waiting = s.backlog
         s.backlog = []
+        s.backlogBytes = 0
         for m in waiting { ex.event(m) }
     }
 
@@ -245,7 +278,7 @@ extension HTTPDoor {
     }
 
     /// Ends a session: its calls are cancelled, its streams end, its id is unknown from now on.
-    func endSession(_ s: HTTPSession) {
+    func endSession(_ s: HTTPSession, quietly: Bool = false) {
         guard !s.ended else { return }
         s.ended = true
         sessions[s.id] = nil
@@ -255,6 +288,6 @@ extension HTTPDoor {
         for ex in open where ex.isOpen { ex.finish(last: nil) }
         s.getStream?.finish(last: nil)
         s.getStream = nil
-        log.info("http: session \(s.shortID) ended (\(sessions.count) open)")
+        if !quietly { log.info("http: session \(s.shortID) ended (\(sessions.count) open)") }
     }
 }

@@ -51,6 +51,11 @@ extension HTTPDoor {
 
     /// `POST /call` with `{"name": "server__tool", "arguments": {...}}`: the tool's result as JSON.
     func restCall(_ r: HTTPRequest, _ ex: HTTPExchange) {
+        // JSON only: a browser can send text/plain or a form from any page without asking first.
+        guard let ct = r.header("content-type")?.lowercased(), ct == "application/json" || ct.hasPrefix("application/json;") else {
+            ex.respondJSON(415, JSONValueBytes(.object(["error": "the body must be sent as Content-Type: application/json"])))
+            return
+        }
         guard case .object(let body)? = try? JSONParser.parse(r.body) else {
             ex.respondJSON(400, JSONValueBytes(.object(["error": "the body must be a JSON object: {\"name\": \"server__tool\", \"arguments\": {...}}"])))
             return

@@ -50,6 +50,8 @@ public final class HTTPDoor: @unchecked Sendable {
     var nextConnectionID = 1
     var sessions: [String: HTTPSession] = [:]
     var slowClientsDropped = 0
+    var refusedOrigins = 0
+    var acceptPausedAt: UInt64?
     var lastKeepAlive = monotonicNanos()
     var stopped = false
 
@@ -98,7 +100,21 @@ public final class HTTPDoor: @unchecked Sendable {
     // MARK: Connections
 
     func acceptAll() {
-        while !stopped, let fd = ServerSocket.acceptNext(listenFD) {
+        while !stopped {
+            let fd: Int32
+            switch ServerSocket.acceptNext(listenFD) {
+            case .connection(let c): fd = c
+            case .none: return
+            case .outOfDescriptors:
+                // The listener stays readable: stop asking for a second (sweep resumes), or the
+                // loop would spin.
+                if let w = listenWatch, !w.readPaused {
+                    log.warning("http: out of file descriptors; not accepting connections for a second")
+                    loop.pauseReading(w, true)
+                    acceptPausedAt = monotonicNanos()
+                }
+                return
+            }
             if connections.count >= settings.maxConnections {
                 // Over the limit: say so and close, rather than leave it waiting.
                 let body = Array(#"{"error":"too many connections"}"#.utf8)
@@ -144,7 +160,13 @@ public final class HTTPDoor: @unchecked Sendable {
             case .wouldBlock:
                 return
             case .closed:
-                c.close()
+                // The client closed its side: answer what it sent, then close ours.
+                if c.exchange != nil || !c.queued.isEmpty {
+                    c.peerClosed = true
+                    if let w = c.watch { loop.pauseReading(w, true) }
+                } else {
+                    c.close()
+                }
                 return
             case .bytes(let n):
                 defer { if n < Self.readBuffer.count { stop = true } }
@@ -154,6 +176,13 @@ public final class HTTPDoor: @unchecked Sendable {
                 if c.parser.isIdle { c.requestStarted = nil }
                 for e in events {
                     switch e {
+                    case .head(let r):
+                        // Refused before its body is read: an unauthenticated client cannot make
+                        // mcpx buffer megabytes.
+                        if let (status, reason, headers) = refusal(r) {
+                            refuse(c, status, reason, headers: headers)
+                            return
+                        }
                     case .request(let r):
                         if c.exchange == nil && c.queued.isEmpty {
                             begin(r, on: c)
@@ -173,17 +202,28 @@ public final class HTTPDoor: @unchecked Sendable {
         }
     }
 
+    /// A refused request whose body was not read: answer and close.
+    func refuse(_ c: HTTPServerConnection, _ status: Int, _ reason: String, headers: [(String, String)]) {
+        fail(c, status, reason, headers: headers)
+    }
+
     /// Malformed input: answer with its status and close.
-    func fail(_ c: HTTPServerConnection, _ status: Int, _ reason: String) {
+    func fail(_ c: HTTPServerConnection, _ status: Int, _ reason: String, headers: [(String, String)] = []) {
         log.debug("http: connection \(c.id): \(status) \(reason)")
         c.queued = []
+        if c.closeWhenFlushed {
+            c.close()
+            return
+        }
         if c.exchange != nil {
             // An answer is still being written: an error response cannot go before it. Close.
             c.close()
             return
         }
         let body = JSONValue.object(["error": .string(reason)]).serialized()
-        let head = "HTTP/1.1 \(status) \(HTTPExchange.reason(status))\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        var extra = ""
+        for (k, v) in headers { extra += "\(k): \(v)\r\n" }
+        let head = "HTTP/1.1 \(status) \(HTTPExchange.reason(status))\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\(extra)Connection: close\r\n\r\n"
         c.exchange = nil
         c.closeWhenFlushed = true
         c.write(Array(head.utf8) + body)
@@ -195,19 +235,56 @@ public final class HTTPDoor: @unchecked Sendable {
     func begin(_ r: HTTPRequest, on c: HTTPServerConnection) {
         let ex = HTTPExchange(connection: c, request: r)
         c.exchange = ex
-        // Origin first (a browser on another site must not reach anything), then the token.
-        if let origin = r.header("origin"), !originAllowed(origin) {
-            log.warning("http: refused a request from origin \(origin)")
-            ex.respondJSON(403, JSONValueBytes(.object(["error": "origin not allowed"])))
+        if let (status, reason, headers) = refusal(r) {
+            ex.respondJSON(status, JSONValueBytes(.object(["error": .string(reason)])), headers: headers)
             return
         }
-        if let token = settings.token, !(r.method == "GET" && r.path == "/health") {
+        route(r, ex)
+    }
+
+    /// Why a request is refused before anything else, if it is: its `Origin` (a browser page of
+    /// another site), its `Host` (DNS rebinding, when no token protects the door), its token.
+    func refusal(_ r: HTTPRequest) -> (Int, String, [(String, String)])? {
+        if let origin = r.header("origin"), !originAllowed(origin) {
+            refusedOrigins += 1
+            if refusedOrigins <= 10 || refusedOrigins % 1000 == 0 {
+                log.warning("http: refused a request from origin \(Self.printable(origin)) (\(refusedOrigins) so far)")
+            }
+            return (403, "origin not allowed", [])
+        }
+        if settings.token == nil, settings.address.isLoopback, let host = r.header("host"), !Self.isLoopbackHost(host) {
+            return (403, "host not allowed: mcpx serves this machine only (give a token to serve others)", [])
+        }
+        let health = (r.method == "GET" || r.method == "HEAD") && r.path == "/health"
+        if let token = settings.token, !health {
             if !Self.bearerMatches(r, token: token, allowQuery: r.method == "GET" && (r.path == "/" || r.path == "/dashboard")) {
-                ex.respondJSON(401, JSONValueBytes(.object(["error": "missing or wrong bearer token"])), headers: [("WWW-Authenticate", "Bearer")])
-                return
+                return (401, "missing or wrong bearer token", [("WWW-Authenticate", "Bearer")])
             }
         }
-        route(r, ex)
+        return nil
+    }
+
+    /// `host[:port]` names this machine: localhost, an IPv4 loopback literal, or [::1].
+    static func isLoopbackHost(_ hostHeader: String) -> Bool {
+        var h = Substring(hostHeader.lowercased())
+        if h.hasPrefix("[") {
+            guard let close = h.firstIndex(of: "]") else { return false }
+            return h[h.index(after: h.startIndex)..<close] == "::1"
+        }
+        if let colon = h.lastIndex(of: ":") { h = h[..<colon] }
+        return h == "localhost" || isIPv4Loopback(h)
+    }
+
+    /// Four decimal numbers 0–255, the first 127 (not a name that starts with "127.").
+    static func isIPv4Loopback(_ s: Substring) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts.allSatisfy({ p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }) else { return false }
+        return parts[0] == "127"
+    }
+
+    /// A client-supplied text for the log: printable ASCII only, at most 200 characters.
+    static func printable(_ s: String) -> String {
+        String(String.UnicodeScalarView(s.unicodeScalars.prefix(200).map { $0.value >= 0x20 && $0.value < 0x7F ? $0 : "?" }))
     }
 
     func route(_ r: HTTPRequest, _ ex: HTTPExchange) {
@@ -247,7 +324,7 @@ public final class HTTPDoor: @unchecked Sendable {
             return host == "::1"
         }
         if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
-        return host == "localhost" || host == "127.0.0.1" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4)
+        return host == "localhost" || Self.isIPv4Loopback(host)
     }
 
     /// Compares the bearer token in constant time (no early exit on the first differing byte).
@@ -271,6 +348,10 @@ public final class HTTPDoor: @unchecked Sendable {
     /// Runs every second on the loop: idle and slow connections, idle sessions, keep-alives.
     func sweep() {
         let now = monotonicNanos()
+        if let paused = acceptPausedAt, now - paused > 1_000_000_000, let w = listenWatch {
+            acceptPausedAt = nil
+            loop.pauseReading(w, false)
+        }
         let idle = UInt64(settings.idleSeconds * 1e9)
         let slow = UInt64(settings.requestSeconds * 1e9)
         for c in Array(connections.values) {

@@ -50,26 +50,32 @@ public struct HTTPRequestParser: Sendable {
     }
 
     public enum Event: Sendable {
+        /// A request's head, before its body is read (so it can be refused without reading it).
+        case head(HTTPRequest)
         case request(HTTPRequest)
         case failure(Failure)
     }
 
     enum State {
         case head
-        case body(HTTPRequest, remaining: Int)
-        case chunkSize(HTTPRequest)
-        case chunkData(HTTPRequest, remaining: Int)
-        case chunkDataEnd(HTTPRequest)
-        case trailers(HTTPRequest)
+        case body(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers
         case failed
     }
 
     let maxHeadBytes: Int
     let maxBodyBytes: Int
     private var state = State.head
+    /// The request whose body is being read (kept outside `state`, so appending never copies it).
+    private var current: HTTPRequest?
     private var buffer: [UInt8] = []
     /// Where the unread bytes of `buffer` start.
     private var start = 0
+    /// How far a head still incomplete was searched for its end (no rescan from the start).
+    private var headScanned = 0
 
     public init(maxHeadBytes: Int = 64 << 10, maxBodyBytes: Int) {
         self.maxHeadBytes = maxHeadBytes
@@ -82,24 +88,30 @@ public struct HTTPRequestParser: Sendable {
         return false
     }
 
-    /// Feeds bytes; returns the requests (and at most one failure, last) they complete.
+    /// Feeds bytes; returns the heads, requests (and at most one failure, last) they complete.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) -> [Event] {
         if case .failed = state { return [] }
         if start > 0 && start == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             start = 0
+            headScanned = 0
         }
         buffer.append(contentsOf: bytes)
         var events: [Event] = []
+        // One step at a time in a loop (never recursion: a body of a million tiny chunks is a
+        // million iterations, not a million stack frames).
         while true {
             switch step() {
             case .needMore:
                 compact()
                 return events
+            case .progress:
+                continue
             case .event(let e):
                 events.append(e)
                 if case .failure = e {
                     state = .failed
+                    current = nil
                     buffer = []
                     start = 0
                     return events
@@ -115,18 +127,20 @@ public struct HTTPRequestParser: Sendable {
     private mutating func compact() {
         if start > 64 << 10 && start * 2 > buffer.count {
             buffer.removeFirst(start)
+            headScanned = max(0, headScanned - start)
             start = 0
         }
     }
 
     enum Step {
         case needMore
+        case progress
         case event(Event)
     }
 
     private func fail(_ status: Int, _ reason: String) -> Step { .event(.failure(Failure(status: status, reason: reason))) }
 
-    /// The index just past the next CRLF (or LF) from `start`, if there is one.
+    /// The line starting at `from`, and the index just past its CRLF (or LF), if complete.
     private func lineEnd(from: Int) -> (content: Range<Int>, next: Int)? {
         var i = from
         while i < buffer.count {
@@ -139,22 +153,25 @@ public struct HTTPRequestParser: Sendable {
         return nil
     }
 
+    private mutating func finishRequest() -> Step {
+        state = .head
+        guard let req = current else { return .progress }
+        current = nil
+        return .event(.request(req))
+    }
+
     private mutating func step() -> Step {
         switch state {
         case .failed:
             return .needMore
         case .head:
             return head()
-        case .body(var req, let remaining):
-            let have = buffer.count - start
-            if have < remaining {
-                return .needMore
-            }
-            req.body = Array(buffer[start..<(start + remaining)])
+        case .body(let remaining):
+            guard buffer.count - start >= remaining else { return .needMore }
+            current?.body = Array(buffer[start..<(start + remaining)])
             start += remaining
-            state = .head
-            return .event(.request(req))
-        case .chunkSize(let req):
+            return finishRequest()
+        case .chunkSize:
             guard let (line, next) = lineEnd(from: start) else {
                 return buffer.count - start > 1024 ? fail(400, "chunk size line too long") : .needMore
             }
@@ -163,36 +180,32 @@ public struct HTTPRequestParser: Sendable {
             guard !hex.isEmpty, hex.count <= 15, let size = Int(hex, radix: 16) else { return fail(400, "bad chunk size") }
             start = next
             if size == 0 {
-                state = .trailers(req)
-            } else if req.body.count + size > maxBodyBytes {
+                state = .trailers
+            } else if (current?.body.count ?? 0) + size > maxBodyBytes {
                 return fail(413, "request body larger than \(maxBodyBytes) bytes")
             } else {
-                state = .chunkData(req, remaining: size)
+                state = .chunkData(remaining: size)
             }
-            return step()
-        case .chunkData(var req, let remaining):
+            return .progress
+        case .chunkData(let remaining):
             let take = min(remaining, buffer.count - start)
             if take == 0 { return .needMore }
-            req.body.append(contentsOf: buffer[start..<(start + take)])
+            current?.body.append(contentsOf: buffer[start..<(start + take)])
             start += take
-            state = take == remaining ? .chunkDataEnd(req) : .chunkData(req, remaining: remaining - take)
-            return take == remaining ? step() : .needMore
-        case .chunkDataEnd(let req):
+            state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
+            return take == remaining ? .progress : .needMore
+        case .chunkDataEnd:
             guard let (line, next) = lineEnd(from: start) else { return buffer.count - start > 2 ? fail(400, "bad chunk end") : .needMore }
             guard line.isEmpty else { return fail(400, "bad chunk end") }
             start = next
-            state = .chunkSize(req)
-            return step()
-        case .trailers(let req):
+            state = .chunkSize
+            return .progress
+        case .trailers:
             guard let (line, next) = lineEnd(from: start) else {
                 return buffer.count - start > maxHeadBytes ? fail(431, "trailers too large") : .needMore
             }
             start = next
-            if line.isEmpty {
-                state = .head
-                return .event(.request(req))
-            }
-            return step()
+            return line.isEmpty ? finishRequest() : .progress
         }
     }
 
@@ -200,19 +213,22 @@ public struct HTTPRequestParser: Sendable {
         // Blank lines before a request line are ignored (RFC 9112 §2.2).
         while start < buffer.count && (buffer[start] == 0x0D || buffer[start] == 0x0A) { start += 1 }
         guard start < buffer.count else { return .needMore }
-        // Find the end of the head: an empty line.
+        // Find the end of the head (an empty line), searching only bytes not searched before.
+        if !Self.hasHeadEnd(buffer, from: max(start, headScanned - 3)) {
+            headScanned = buffer.count
+            return buffer.count - start > maxHeadBytes ? fail(431, "request head larger than \(maxHeadBytes) bytes") : .needMore
+        }
         var lines: [Range<Int>] = []
         var pos = start
         while true {
-            guard let (line, next) = lineEnd(from: pos) else {
-                return buffer.count - start > maxHeadBytes ? fail(431, "request head larger than \(maxHeadBytes) bytes") : .needMore
-            }
+            guard let (line, next) = lineEnd(from: pos) else { return .needMore }
             if next - start > maxHeadBytes { return fail(431, "request head larger than \(maxHeadBytes) bytes") }
             if line.isEmpty { pos = next; break }
             lines.append(line)
             pos = next
         }
         start = pos
+        headScanned = 0
         guard let first = lines.first else { return fail(400, "empty request") }
         let parts = buffer[first].split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3 else { return fail(400, "malformed request line") }
@@ -260,8 +276,9 @@ public struct HTTPRequestParser: Sendable {
             // Both framings at once is how requests get smuggled: refused.
             guard lengths.isEmpty else { return fail(400, "both Content-Length and Transfer-Encoding") }
             guard te.count == 1, te[0] == "chunked" else { return fail(501, "unsupported Transfer-Encoding") }
-            state = .chunkSize(req)
-            return step()
+            current = req
+            state = .chunkSize
+            return .event(.head(req))
         }
         if let first = lengths.first {
             guard lengths.allSatisfy({ $0 == first }), !first.isEmpty, first.count <= 15, first.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
@@ -269,11 +286,29 @@ public struct HTTPRequestParser: Sendable {
             else { return fail(400, "bad Content-Length") }
             guard n <= maxBodyBytes else { return fail(413, "request body larger than \(maxBodyBytes) bytes") }
             if n > 0 {
-                state = .body(req, remaining: n)
-                return step()
+                current = req
+                state = .body(remaining: n)
+                return .event(.head(req))
             }
         }
         return .event(.request(req))
+    }
+
+    /// Whether `bytes[from...]` holds an empty line (LF LF, or CRLF CRLF, or a mix).
+    static func hasHeadEnd(_ bytes: [UInt8], from: Int) -> Bool {
+        var i = max(0, from)
+        var previousLF = false
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0A {
+                if previousLF { return true }
+                previousLF = true
+            } else if b != 0x0D {
+                previousLF = false
+            }
+            i += 1
+        }
+        return false
     }
 
     static func isTokenByte(_ b: UInt8) -> Bool {

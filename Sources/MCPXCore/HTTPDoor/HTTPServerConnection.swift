@@ -19,6 +19,8 @@ final class HTTPServerConnection: @unchecked Sendable {
     var outSent = 0
     var closeWhenFlushed = false
     var closed = false
+    /// The client closed its side after sending: close once what it asked is answered.
+    var peerClosed = false
     /// When bytes last came in or went out (monotonic ns), for the idle limit.
     var lastActivity = monotonicNanos()
     /// When the current request's first bytes arrived (a slow sender gets a time limit).
@@ -36,6 +38,14 @@ final class HTTPServerConnection: @unchecked Sendable {
     /// Writes bytes (or keeps what the socket cannot take yet).
     func write(_ bytes: [UInt8]) {
         guard !closed, !bytes.isEmpty else { return }
+        // Behind: what earlier messages left unsent is past the limit (one large answer alone is
+        // not, however large: its size is bounded by the backend's response limit).
+        if unsentBytes > door.settings.maxUnsentBytes {
+            door.log.warning("http: client connection \(id) fell behind (\(unsentBytes) bytes unsent); disconnected")
+            door.slowClientsDropped += 1
+            close()
+            return
+        }
         lastActivity = monotonicNanos()
         if unsentBytes == 0 {
             let n = bytes.withUnsafeBytes { ServerSocket.writeSome(fd, $0) }
@@ -49,11 +59,6 @@ final class HTTPServerConnection: @unchecked Sendable {
             door.wantWritable(self)
         } else {
             out.append(contentsOf: bytes)
-        }
-        if unsentBytes > door.settings.maxUnsentBytes {
-            door.log.warning("http: client connection \(id) fell behind (\(unsentBytes) bytes unsent); disconnected")
-            door.slowClientsDropped += 1
-            close()
         }
     }
 
@@ -86,7 +91,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     func exchangeDone(_ ex: HTTPExchange) {
         guard exchange === ex else { return }
         exchange = nil
-        if ex.closeAfter {
+        if ex.closeAfter || (peerClosed && queued.isEmpty) {
             closeWhenFlushed = true
             if unsentBytes == 0 { close() }
             return
@@ -213,16 +218,16 @@ final class HTTPExchange: @unchecked Sendable {
         connection.write(Self.chunk(Array(": keep-alive\n\n".utf8)))
     }
 
-    /// Ends the stream, with a last event if given; a stream never started becomes a JSON response.
+    /// Ends the stream, with a last event if given; a stream never started becomes a JSON response
+    /// (or, with nothing to send, an empty event stream: a request cancelled by its client).
     func finish(last: [UInt8]?) {
         guard isOpen else { return }
         if state == .open {
             if let last {
                 respond(200, contentType: "application/json", last)
-            } else {
-                respond(202)
+                return
             }
-            return
+            startStream()
         }
         var bytes: [UInt8] = []
         if let last { bytes = Self.chunk(Self.sseEvent(last)) }

@@ -37,7 +37,7 @@ public enum ServerSocket {
         /// Whether the host is this machine only (127.0.0.0/8, ::1, localhost).
         public var isLoopback: Bool {
             let h = host.lowercased()
-            return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+            return h == "localhost" || h == "::1" || HTTPDoor.isIPv4Loopback(Substring(h))
         }
 
         /// For URLs: `[v6]` in brackets.
@@ -96,14 +96,22 @@ public enum ServerSocket {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
     }
 
-    /// The next pending connection (non-blocking, close-on-exec, no Nagle delay); nil when none.
-    static func acceptNext(_ listener: Int32) -> Int32? {
+    enum Accepted {
+        case connection(Int32)
+        /// None waiting (or a connection that went away before it was taken).
+        case none
+        /// The process or the system is out of file descriptors.
+        case outOfDescriptors
+    }
+
+    /// The next pending connection (non-blocking, close-on-exec, no Nagle delay).
+    static func acceptNext(_ listener: Int32) -> Accepted {
         let fd = accept(listener, nil, nil)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return errno == EMFILE || errno == ENFILE ? .outOfDescriptors : .none }
         setNonBlocking(fd)
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        return fd
+        return .connection(fd)
     }
 
     enum ReadResult {

@@ -81,7 +81,16 @@ final class BackendEvents: Sendable {
                 // Logged while serving a client's call: that client's alone.
                 if origin.session.wantsLog(level) { origin.session.send(out, relatedTo: origin.requestID) }
             } else {
-                sessions.broadcastLog(out, level: level)
+                // On no call's response: the one client with calls in flight there, else every
+                // client; with several such clients it could be any one's, so nobody's.
+                let busy = sessions.withCalls(to: server)
+                if busy.count == 1 {
+                    if busy[0].wantsLog(level) { busy[0].send(out) }
+                } else if busy.isEmpty {
+                    sessions.broadcastLog(out, level: level)
+                } else {
+                    count(server, \.ambiguousMessages)
+                }
             }
         case "notifications/tools/list_changed":
             refresh(server, .tools) { await $0.refreshTools(server) }

@@ -37,8 +37,8 @@ extension MultiServerProxy {
         if let server, entries[server] == nil { return ManagementTools.failure("No server named \"\(server)\"") }
         let limit = max(1, min(50, args["limit"]?.intValue.map(Int.init) ?? 8))
         let index = searchIndex()
-        let all = index.search(query, server: server, limit: index.tools.count)
-        let hits = all.prefix(limit)
+        let hits = index.search(query, server: server, limit: limit)
+        let total = index.matchCount(query, server: server)
         var lines: [String] = []
         var items: [JSONValue] = []
         for h in hits {
@@ -53,7 +53,7 @@ extension MultiServerProxy {
         let text = hits.isEmpty
             ? "No tool matches \"\(query)\"\(server.map { " on \($0)" } ?? ""). Try other words, or list the servers with manage."
             : lines.joined(separator: "\n") + "\n\nCall one with call_tool {\"name\": ..., \"arguments\": {...}}; describe_tools gives full input schemas."
-        return ManagementTools.result(text, ["tools": .array(items), "total": .int(Int64(all.count))])
+        return ManagementTools.result(text, ["tools": .array(items), "total": .int(Int64(total))])
     }
 
     /// `describe_tools {names}`: the full definitions, as the servers gave them (names exposed).

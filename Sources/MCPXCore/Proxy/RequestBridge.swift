@@ -14,6 +14,25 @@ final class RequestBridge: Sendable {
         var backendID: RPCID
         var connection: BackendConnection
         var session: ClientSession
+        /// When it was sent to the client (monotonic ns).
+        var since: UInt64 = monotonicNanos()
+    }
+
+    /// How long a client may take to answer (an elicitation waits for a person); then the backend
+    /// gets an error and its slot is free again, so one silent client cannot block the others.
+    static let answerTimeoutNanos: UInt64 = 600_000_000_000
+
+    /// Answers the backend for requests its client left unanswered too long.
+    func expire(now: UInt64 = monotonicNanos()) {
+        let due = state.withLock { s -> [Waiting] in
+            let old = s.waiting.filter { now - $0.value.since > Self.answerTimeoutNanos }
+            for k in old.keys { s.waiting[k] = nil }
+            return Array(old.values)
+        }
+        for w in due {
+            let e = RPCError(.internalError, "The client did not answer within \(Self.answerTimeoutNanos / 1_000_000_000) s")
+            w.connection.post(Message.error(id: w.backendID, e), expecting: nil, timeoutMillis: 5_000) { [self] _ in release(server: w.server) }
+        }
     }
 
     let sessions: ClientSessions
@@ -107,7 +126,7 @@ final class RequestBridge: Sendable {
             return
         }
         let cap = Self.capability(for: method)
-        let target = cap.flatMap { cap in origin.map(\.session) ?? sessions.target(declaring: cap) }
+        let target = cap.flatMap { cap in origin.map(\.session) ?? sessions.target(declaring: cap, server: server) }
         guard let cap, let client = target, !client.isEnded, client.declares(cap) else {
             log.info("\(server): \(method) not forwarded: the client did not declare that capability")
             let e = RPCError(.methodNotFound, "Method not supported by the client: \(method)")

@@ -55,11 +55,14 @@ public final class ToolIndex: Sendable {
     static let k1 = 1.2
 
     public let tools: [Tool]
+    /// Each tool's unit vector (`StaticEmbedding`), `dimensions` floats per tool; empty without a table.
+    let vectors: [Float]
+    let embedding: StaticEmbedding?
     /// term → (tool, BM25F pseudo-frequency) for every tool that has it.
     let postings: [String: [(tool: Int32, tf: Float)]]
     let idf: [String: Double]
 
-    public init(_ tools: [Tool]) {
+    public init(_ tools: [Tool], useEmbedding: Bool = true) {
         self.tools = tools
         // Per tool and field: term counts and lengths.
         struct Counts {
@@ -119,10 +122,77 @@ public final class ToolIndex: Sendable {
         }
         self.postings = postings
         self.idf = idf
+        let embedding = useEmbedding ? StaticEmbedding.shared : nil
+        self.embedding = embedding
+        if let embedding {
+            var vectors: [Float] = []
+            vectors.reserveCapacity(tools.count * embedding.dimensions)
+            var cache: [String: [Int32]] = [:]
+            for t in tools { vectors += embedding.embed(Self.embeddingText(t), cache: &cache) }
+            self.vectors = vectors
+        } else {
+            vectors = []
+        }
+    }
+
+    /// What a tool's vector is made of: its server, its name in words, its description and its
+    /// parameters (the recipe `scripts/embeddings/eval_devset.py` measured).
+    static func embeddingText(_ t: Tool) -> String {
+        var s = "\(t.server) \(t.name.replacingAll("_", with: " ").replacingAll("-", with: " ")): \(t.description)"
+        if !t.parameters.isEmpty {
+            s += ". parameters: " + t.parameters.map { "\($0.name) \($0.description)" }.joined(separator: "; ")
+        }
+        return s
+    }
+
+    /// Weights of the fused score: lexical (BM25F) and semantic (static vectors), each z-scored.
+    static let lexicalWeight = 0.2
+    static let semanticWeight = 0.8
+
+    /// Every tool's fused score: z(BM25F) × 0.2 + z(cosine) × 0.8, z over all tools. Tools with
+    /// neither a matching word nor a positive cosine are left out.
+    func fused(lexical: [Int32: Double], query q: [Float], dimensions d: Int) -> [Hit] {
+        let n = tools.count
+        var cos = [Double](repeating: 0, count: n)
+        vectors.withUnsafeBufferPointer { v in
+            q.withUnsafeBufferPointer { qp in
+                for i in 0..<n {
+                    var s: Float = 0
+                    let base = i * d
+                    for k in 0..<d { s += v[base + k] * qp[k] }
+                    cos[i] = Double(s)
+                }
+            }
+        }
+        func meanStd(_ values: [Double]) -> (Double, Double) {
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+            return (mean, max(variance.squareRoot(), 1e-9))
+        }
+        var lex = [Double](repeating: 0, count: n)
+        for (t, s) in lexical { lex[Int(t)] = s }
+        let (lm, ls) = meanStd(lex)
+        let (cm, cs) = meanStd(cos)
+        var hits: [Hit] = []
+        hits.reserveCapacity(n)
+        for i in 0..<n where lex[i] > 0 || cos[i] > 0 {
+            hits.append(Hit(tool: i, score: Self.lexicalWeight * (lex[i] - lm) / ls + Self.semanticWeight * (cos[i] - cm) / cs))
+        }
+        return hits
     }
 
     /// The best `limit` tools for `query` (of `server` only, when given), best first.
     public func search(_ query: String, server: String? = nil, limit: Int = 10) -> [Hit] {
+        Self.best(scored(query, server: server), limit) { tools[$0].exposedName }
+    }
+
+    /// How many tools match `query` at all (a word in common, or a vector pointing its way).
+    public func matchCount(_ query: String, server: String? = nil) -> Int {
+        scored(query, server: server).count
+    }
+
+    /// Every matching tool with its score, unordered.
+    func scored(_ query: String, server: String?) -> [Hit] {
         var weights: [String: Double] = [:]
         for t in SearchText.terms(query) {
             weights[t, default: 0] += 1
@@ -136,10 +206,30 @@ public final class ToolIndex: Sendable {
                 scores[tool, default: 0] += qw * idf * f * (Self.k1 + 1) / (Self.k1 + f)
             }
         }
-        var hits = scores.map { Hit(tool: Int($0.key), score: $0.value) }
+        var hits: [Hit]
+        if let embedding, !tools.isEmpty {
+            hits = fused(lexical: scores, query: embedding.embed(query), dimensions: embedding.dimensions)
+        } else {
+            hits = scores.map { Hit(tool: Int($0.key), score: $0.value) }
+        }
         if let server { hits.removeAll { tools[$0.tool].server != server } }
-        hits.sort { $0.score != $1.score ? $0.score > $1.score : tools[$0.tool].exposedName < tools[$1.tool].exposedName }
-        return Array(hits.prefix(limit))
+        return hits
+    }
+
+    /// The `limit` best hits, best first (ties by name): a bounded selection, not a full sort.
+    static func best(_ hits: [Hit], _ limit: Int, name: (Int) -> String) -> [Hit] {
+        func better(_ a: Hit, _ b: Hit) -> Bool { a.score != b.score ? a.score > b.score : name(a.tool) < name(b.tool) }
+        if limit >= hits.count / 4 { return Array(hits.sorted(by: better).prefix(limit)) }
+        var top: [Hit] = []
+        top.reserveCapacity(limit + 1)
+        for h in hits {
+            if top.count == limit, let last = top.last, !better(h, last) { continue }
+            var i = top.count
+            while i > 0 && better(h, top[i - 1]) { i -= 1 }
+            top.insert(h, at: i)
+            if top.count > limit { top.removeLast() }
+        }
+        return top
     }
 }
 

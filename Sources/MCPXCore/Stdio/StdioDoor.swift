@@ -14,7 +14,7 @@ public final class StdioDoor: Sendable {
     public func handle(line: LineSplitter.Line) {
         switch line {
         case .tooLong(let size, let head):
-            session.replyToOutlet(dispatcher.tooLarge(size: size, head: head))
+            session.replyToOutlet(dispatcher.tooLarge(size: size, head: head, unit: "line"))
         case .line(let bytes):
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }  // blank line: nothing to answer
             dispatcher.handle(bytes, from: session, reply: session.replyToOutlet)
