@@ -93,7 +93,7 @@ final class Bench {
 
     /// `--expose all` when this mcpx has tool search (its `auto` would list only the search tools
     /// past 128 tools; the bench measures complete lists). Older builds list everything anyway.
-    lazy var exposeAll: [String] = (Machine.capture([options.mcpx, "--help"]) ?? "").contains("--expose") ? ["--expose", "all"] : []
+    lazy var exposeAll: [String] = (Machine.capture([options.mcpx, "--expose", "all", "--version"]) ?? "").hasPrefix("mcpx") ? ["--expose", "all"] : []
 
     /// Spawns mcpx in front of the first `count` endpoints of `backend`.
     func launchMCPX(_ backend: ExampleBackend, count: Int, log: String) throws(BenchError) -> StdioClient {

@@ -190,3 +190,51 @@ import Testing
         #expect(String(decoding: w.bytes, as: UTF8.self) == "m{tool=\"a\\\"b\\\\c\\nd\"} 1\n")
     }
 }
+
+@Suite struct SearchRankerTests {
+    @Test func theShippedTableIsTheGeneratedOne() throws {
+        let e = try #require(StaticEmbedding.shared)
+        let bytes = e.table.map { UInt8(bitPattern: $0) }
+        #expect(SHA256.hex(bytes) == StaticEmbeddings.tableSHA256)
+        #expect(e.dimensions == 256 && e.scales.count == 30_522 && e.weights.count == 30_522)
+    }
+
+    @Test func tokenizerAndVectorsMatchThePythonReference() throws {
+        // Test vectors from scripts/embeddings/README.md (the Python side that built the table).
+        let e = try #require(StaticEmbedding.shared)
+        #expect(e.tokenizer.tokenize("read a file") == [3191, 1037, 5371])
+        #expect(e.tokenizer.tokenize("Show me the last 20 lines of /var/log/app/server.log")
+            == [2265, 2033, 1996, 2197, 2322, 3210, 1997, 1013, 13075, 1013, 8833, 1013, 10439, 1013, 8241, 1012, 8833])
+        #expect(e.tokenizer.tokenize("delete a kubernetes pod") == [3972, 12870, 1037, 13970, 5677, 7159, 2229, 17491])
+        let v = e.embed("read a file")
+        let expected: [Float] = [-0.129985, 0.075707, 0.032728, 0.070568, 0.086763, 0.060064]
+        for (a, b) in zip(v, expected) { #expect(abs(a - b) < 1e-4) }
+        let pod = e.embed("delete a kubernetes pod")
+        let log = e.embed("Show me the last 20 lines of /var/log/app/server.log")
+        let dot = { (x: [Float], y: [Float]) in zip(x, y).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+        #expect(abs(dot(v, pod) - 0.028490) < 1e-3)
+        #expect(abs(dot(v, log) - 0.277782) < 1e-3)
+    }
+
+    @Test func stemmerAndWords() {
+        #expect(SearchText.words("readTextFile") == ["read", "text", "file"])
+        #expect(SearchText.words("HTTPServer_v2-x.y") == ["http", "server", "v", "2", "x", "y"])
+        #expect(PorterStemmer.stem("running") == "run")
+        #expect(PorterStemmer.stem("files") == "file")
+        #expect(PorterStemmer.stem("generalization") == "gener")
+    }
+
+    @Test func rankerFindsTheToolPeopleDescribe() {
+        let tools = [
+            ToolIndex.Tool(exposedName: "fs__read_text_file", server: "fs", name: "read_text_file",
+                description: "Read the complete contents of a file as text.", parameters: [("path", "", true), ("tail", "If provided, returns only the last N lines of the file", false)]),
+            ToolIndex.Tool(exposedName: "k8s__pods_delete", server: "k8s", name: "pods_delete", description: "Delete a Kubernetes pod.", parameters: [("name", "", true)]),
+            ToolIndex.Tool(exposedName: "slack__post_message", server: "slack", name: "post_message", description: "Post a new message to a Slack channel.", parameters: [("channel_id", "", true), ("text", "", true)]),
+        ]
+        let index = ToolIndex(tools)
+        #expect(index.search("show me the last 20 lines of the server log", limit: 1).first.map { tools[$0.tool].exposedName } == "fs__read_text_file")
+        #expect(index.search("remove the crashed pod", limit: 1).first.map { tools[$0.tool].exposedName } == "k8s__pods_delete")
+        #expect(index.search("let the team channel know the build is green", limit: 1).first.map { tools[$0.tool].exposedName } == "slack__post_message")
+        #expect(index.search("anything", server: "slack", limit: 5).allSatisfy { tools[$0.tool].server == "slack" })
+    }
+}

@@ -6,12 +6,15 @@ Steps (all deterministic, seed fixed):
   a. corpus: English sentences from docstrings of locally installed Python code (corpus.py);
   b. targets: MiniLM sentence embeddings of the corpus (numpy forward pass, minilm.py), cached;
   c. init: MiniLM's embedding of every vocabulary token alone ([CLS] tok [SEP], mean pooled,
-     normalised) -- the Model2Vec-style distillation -- then PCA (fitted on these token vectors,
-     centred) to D dimensions;
+     normalised) -- the Model2Vec-style distillation -- projected to D dimensions by a PCA
+     (centred; fitted on the training targets by default, --pca-source tokens fits it on the
+     token vectors instead, as Model2Vec does);
   d. train the table E (vocab x D) with Adam so that normalize(sum_t w_t E[t]) over a sentence's
      tokens ([CLS]/[SEP] excluded) has a high cosine with normalize(P (y - mu)), y the MiniLM
      sentence embedding and (P, mu) the same PCA; w_t fixed smooth-inverse-frequency weights
      a / (a + p(t)) from the corpus token counts;
+  d2. rows of tokens absent from the training sentences: moved by a linear map fitted from init
+     rows to trained rows (align_untrained);
   e. quantise every row to int8 with a Float32 scale (max |x| / 127);
   f. write the Swift file (and a JSON summary next to the caches).
 
@@ -39,6 +42,8 @@ import minilm  # noqa: E402
 
 SEED = 20240531
 NUMPY_PIN = "2.4.6"
+# corpus of the committed table (56,468 sentences); another machine's installed files may differ
+EXPECTED_CORPUS_SHA256 = "ac912638796a5943d4512a2f4dfe835f6e748157da1bfe8a358f182964a54e17"
 
 
 def log(*a):
@@ -130,8 +135,10 @@ def sentence_vectors(E: np.ndarray, w: np.ndarray, b: Batches, idx: np.ndarray) 
 
 
 def train(E: np.ndarray, w: np.ndarray, data: Batches, T: np.ndarray, train_idx: np.ndarray,
-          epochs: int, lr: float, batch: int, seed: int, val=None) -> tuple[np.ndarray, list]:
-    """Lazy (sparse) Adam on the rows present in each batch; loss = mean(1 - cos)."""
+          epochs: int, lr: float, batch: int, seed: int, val=None, nce: float = 0.0,
+          tau: float = 0.05) -> tuple[np.ndarray, list]:
+    """Lazy (sparse) Adam on the rows present in each batch; loss = mean(1 - cos(s_i, t_i)),
+    plus (if nce > 0) nce * the symmetric in-batch InfoNCE loss on s_i . t_j / tau."""
     rng = np.random.default_rng(seed)
     E = E.copy()
     m = np.zeros_like(E)
@@ -154,7 +161,20 @@ def train(E: np.ndarray, w: np.ndarray, data: Batches, T: np.ndarray, train_idx:
             t = T[idx]
             c = (s * t).sum(1, keepdims=True)
             tot += float((1 - c).sum())
-            dS = -(t - c * s) / n / len(idx)
+            # cosine regression: d(mean(1 - s.t))/ds = -t / B
+            ds = -t / len(idx)
+            if nce > 0:
+                # in-batch contrastive term (both directions): logits A = s t^T / tau
+                A = (s @ t.T) / tau
+                Pr = np.exp(A - A.max(1, keepdims=True))
+                Pr /= Pr.sum(1, keepdims=True)
+                Pc = np.exp(A - A.max(0, keepdims=True))
+                Pc /= Pc.sum(0, keepdims=True)
+                eye = np.eye(len(idx), dtype=np.float32)
+                dA = (Pr - eye + Pc - eye) / len(idx)
+                ds = ds + nce * (dA @ t) / tau
+            # through s = S / |S|
+            dS = (ds - (ds * s).sum(1, keepdims=True) * s) / n
             drows = dS[seg] * w[ids, None]
             uniq, inv = np.unique(ids, return_inverse=True)
             G = np.zeros((len(uniq), E.shape[1]), dtype=np.float32)
@@ -191,6 +211,39 @@ def proxy_metrics(E, w, data, T, Y, hold_idx):
     rank = (ss > target_score[:, None]).sum(1)
     return {"val_cos": round(cos, 4), "nn_hit1": round(float((rank < 1).mean()), 4),
             "nn_hit10": round(float((rank < 10).mean()), 4)}
+
+
+def align_untrained(E0: np.ndarray, E: np.ndarray, trained: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:
+    """Rows of tokens that never occur in the training sentences keep their distilled init, which
+    lives in the init geometry, while trained rows moved (cos(init, trained) ~0.7). Fit a linear
+    map M (D x D, least squares) from init rows to trained rows over the trained tokens and move
+    every untrained row to normalize(E0[t] M) * |E0[t]| (direction from the map, norm of the init).
+    Returns the new table and a check of the map on a random 20% of trained tokens held out of the
+    fit: mean cos(E0 M, E) versus mean cos(E0, E)."""
+    tr = np.where(trained)[0]
+    rng = np.random.default_rng(seed)
+    sh = rng.permutation(tr)
+    k = int(len(sh) * 0.8)
+    A, B = sh[:k], sh[k:]
+
+    def fit(idx):
+        a = E0[idx].astype(np.float64)
+        return np.linalg.lstsq(a, E[idx].astype(np.float64), rcond=None)[0]
+
+    def cosm(a, b):
+        return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).mean())
+
+    M = fit(A)
+    check = {"heldout_tokens": int(len(B)), "cos_init_vs_trained": round(cosm(E0[B], E[B]), 4),
+             "cos_mapped_vs_trained": round(cosm(E0[B] @ M, E[B]), 4)}
+    M = fit(tr)
+    un = np.where(~trained)[0]
+    mapped = E0[un].astype(np.float64) @ M
+    mapped *= (np.linalg.norm(E0[un], axis=1) / np.maximum(np.linalg.norm(mapped, axis=1), 1e-12))[:, None]
+    out = E.copy()
+    out[un] = mapped.astype(np.float32)
+    check["untrained_rows"] = int(len(un))
+    return out, check
 
 
 # ------------------------------------------------------------------------------------------
@@ -231,7 +284,7 @@ def write_swift(path: Path, vocab_tokens: list[str], weights: np.ndarray, scales
     hashes = {"table": sha256(tb), "scales": sha256(sb), "weights": sha256(wb),
               "vocabulary": sha256(vocab_text.encode("utf-8"))}
     header = [
-        "/// Generated by scripts/embeddings/build_table.py — do not edit. (provenance, licence, sha256s in this comment)",
+        "/// Generated by scripts/embeddings/build_table.py — do not edit.",
         "///",
         "/// Static token-embedding table for the tool-search ranker: a sentence vector is the L2-normalised",
         "/// weighted sum of its WordPiece tokens' rows (see scripts/embeddings/README.md for the exact recipe).",
@@ -240,12 +293,12 @@ def write_swift(path: Path, vocab_tokens: list[str], weights: np.ndarray, scales
         "/// Vocabulary: BERT uncased WordPiece vocabulary (Apache-2.0, google-research/bert) as shipped with the model.",
         "/// Licence notice: scripts/embeddings/LICENSE-all-MiniLM-L6-v2.txt.",
         f"/// Built with numpy {prov['numpy']}, seed {prov['seed']}, D = {D}, {prov['epochs']} epochs over {prov['train_sentences']} docstring sentences",
+        "/// of the CPython 3.11 stdlib, Debian's /usr/lib/python3 and the packages pinned in Tests/requirements.txt",
         f"/// (corpus sha256 {prov['corpus_sha256']}).",
         f"/// sha256: table {hashes['table']}",
         f"///         scales {hashes['scales']}",
         f"///         weights {hashes['weights']}",
         f"///         vocabulary (UTF-8, \"\\n\"-joined) {hashes['vocabulary']}",
-        "// swiftlint:disable all",
     ]
     body = [
         "enum StaticEmbeddings {",
@@ -284,6 +337,11 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--sif-a", type=float, default=1e-3)
+    ap.add_argument("--pca-source", choices=["tokens", "sentences"], default="tokens",
+                    help="fit the PCA on the per-token vectors (default, as Model2Vec) or on the corpus targets")
+    ap.add_argument("--nce", type=float, default=0.0, help="weight of the in-batch contrastive term")
+    ap.add_argument("--tau", type=float, default=0.05)
+    ap.add_argument("--no-align", action="store_true", help="leave untrained rows at their distilled init")
     ap.add_argument("--holdout", type=float, default=0.05, help="fraction of the corpus held out for the proxy metrics")
     ap.add_argument("--only-cache", action="store_true", help="stop after the MiniLM passes (steps a-c)")
     ap.add_argument("--no-write", action="store_true")
@@ -305,6 +363,9 @@ def main():
     sents, cstats = load_corpus(cache, args.repo, args.limit)
     csha = sha256("\n".join(sents).encode())
     log(f"corpus: {len(sents)} sentences, sha256 {csha}")
+    if csha != EXPECTED_CORPUS_SHA256:
+        log(f"warning: corpus differs from the committed table's ({EXPECTED_CORPUS_SHA256}); "
+            "the output will not be byte-identical (see README.md, 'Corpus')")
 
     # b. targets
     enc = [tok.encode(s)[: minilm.MAX_SEQ_LEN - 2] for s in sents]
@@ -334,15 +395,21 @@ def main():
 
     # PCA fitted on the token vectors; the same (P, mu) projects the targets
     D = args.dims
-    P, mu, evr = pca(X, D)
-    log(f"PCA {X.shape[1]} -> {D}: {evr:.3f} of the token-vector variance kept")
+    P, mu, evr = pca(X if args.pca_source == "tokens" else Y[train_idx], D)
+    log(f"PCA ({args.pca_source}) {X.shape[1]} -> {D}: {evr:.3f} of the variance kept")
     E0 = ((X - mu) @ P.T).astype(np.float32)
     T = normalize_rows((Y - mu) @ P.T).astype(np.float32)
 
     val = lambda E: proxy_metrics(E, w, data, T, Y, hold_idx)
     init_metrics = val(E0)
     log("init (distilled, no training):", json.dumps(init_metrics))
-    E, hist = train(E0, w, data, T, train_idx, args.epochs, args.lr, args.batch, SEED, val)
+    E, hist = train(E0, w, data, T, train_idx, args.epochs, args.lr, args.batch, SEED, val, args.nce, args.tau)
+    align_check = None
+    if not args.no_align:
+        trained = np.zeros(V, dtype=bool)
+        trained[np.unique(data.ids[np.concatenate([np.arange(data.off[i], data.off[i + 1]) for i in train_idx])])] = True
+        E, align_check = align_untrained(E0, E, trained, SEED)
+        log("aligned untrained rows:", json.dumps(align_check), "proxy:", json.dumps(val(E)))
     q, scale = quantize(E)
     Eq = q.astype(np.float32) * scale[:, None]
     q_metrics = val(Eq)
@@ -350,10 +417,10 @@ def main():
 
     summary = {
         "numpy": np.__version__, "seed": SEED, "dims": D, "epochs": args.epochs, "lr": args.lr,
-        "batch": args.batch, "sif_a": args.sif_a, "pca_explained": round(evr, 4),
+        "batch": args.batch, "sif_a": args.sif_a, "pca_source": args.pca_source, "nce": args.nce, "tau": args.tau, "pca_explained": round(evr, 4),
         "corpus": {k: v for k, v in cstats.items()}, "corpus_sha256": csha,
         "train_sentences": int(len(train_idx)), "holdout_sentences": int(n_hold),
-        "init_metrics": init_metrics, "history": hist, "int8_metrics": q_metrics,
+        "init_metrics": init_metrics, "history": hist, "align_untrained": align_check, "int8_metrics": q_metrics,
     }
     if not args.no_write:
         out = Path(args.out) if args.out else Path(args.repo) / "Sources/MCPXCore/Search/StaticEmbeddings.swift"

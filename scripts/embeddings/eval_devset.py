@@ -109,8 +109,11 @@ def load_swift_table(path: Path):
     src = path.read_text(encoding="utf-8")
 
     def lit(name):
-        m = re.search(r"static let " + name + r": String = \"((?:[^\"\\\\]|\\\\.)*)\"", src)
-        return m.group(1)
+        start = src.index("static let " + name + ': String = "') + len("static let " + name + ': String = "')
+        i = start
+        while src[i] != '"':
+            i += 2 if src[i] == "\\" else 1
+        return src[start:i]
 
     dims = int(re.search(r"static let dimensions: Int = (\d+)", src).group(1))
     vocab = _swift_unescape(lit("vocabulary")).split("\n")

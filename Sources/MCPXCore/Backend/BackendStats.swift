@@ -24,6 +24,8 @@ public struct BackendStats: Sendable {
     public var lastLatencyMicros: Int?
     /// Per tool (by its own name): calls by outcome and latency.
     public var tools: [String: ToolStats] = [:]
+    /// Bumped by every change of `tools` (the /metrics renderer reuses what did not change).
+    public var toolsVersion = 0
     /// Sessions started again after the first (a backend restarted or was reconnected).
     public var reconnects = 0
     /// The latest latencies (µs), a ring, for percentiles.

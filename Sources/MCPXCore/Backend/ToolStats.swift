@@ -88,5 +88,6 @@ extension BackendStats {
     /// One call of `tool` ended (`micros` nil when it never got an answer: timed out or cancelled).
     mutating func recordTool(_ tool: String, _ outcome: ToolStats.Outcome, micros: Int?, lastError: String? = nil) {
         tools[tool, default: ToolStats()].record(outcome, micros: micros, lastError: lastError)
+        toolsVersion &+= 1
     }
 }

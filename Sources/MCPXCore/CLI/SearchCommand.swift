@@ -1,3 +1,4 @@
+import CSupport
 import MCPXJSON
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +23,7 @@ enum SearchCommand {
             FileOutput.writeAll(2, "mcpx: error: \(path): \(error)\n")
             return 2
         }
+        _ = mcpx_trim_heap()  // the catalog's parse tree is gone: its memory goes back
         var splitter = LineSplitter(maxLineBytes: 1 << 20)
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         var out: [UInt8] = []

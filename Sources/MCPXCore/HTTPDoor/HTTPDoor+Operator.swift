@@ -34,7 +34,13 @@ extension HTTPDoor {
         case "/metrics":
             let metrics = self.metrics
             let clients = dispatcher.sessions.countsByDoor
-            answerLater(ex) { (200, Metrics.contentType, await metrics.render(clients: clients)) }
+            let log = self.log
+            answerLater(ex) {
+                let t0 = monotonicNanos()
+                let text = await metrics.render(clients: clients)
+                log.debug("http: /metrics rendered in \(Double(monotonicNanos() - t0) / 1e6) ms (\(text.count) bytes)")
+                return (200, Metrics.contentType, text)
+            }
         default:  // "/", "/dashboard"
             ex.respond(200, contentType: "text/html; charset=utf-8", Dashboard.page, headers: [
                 ("Cache-Control", "no-store"),

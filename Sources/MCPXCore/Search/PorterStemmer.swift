@@ -56,8 +56,14 @@ enum PorterStemmer {
     }
 
     static func ends(_ w: [UInt8], _ suffix: String) -> Bool {
-        let s = Array(suffix.utf8)
-        return w.count >= s.count && Array(w[(w.count - s.count)...]) == s
+        let s = suffix.utf8
+        guard w.count >= s.count else { return false }
+        var i = w.count - s.count
+        for c in s {
+            if w[i] != c { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Replaces `suffix` with `replacement` when the stem before it has measure > `minMeasure`.

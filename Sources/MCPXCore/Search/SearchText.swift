@@ -42,6 +42,21 @@ enum SearchText {
         words(text).compactMap { w in stopWords.contains(w) ? nil : PorterStemmer.stem(w) }
     }
 
+    /// `terms`, with stems remembered across calls (an index build sees the same words again and again).
+    static func terms(_ text: String, cache: inout [String: String]) -> [String] {
+        var out: [String] = []
+        for w in words(text) where !stopWords.contains(w) {
+            if let s = cache[w] {
+                out.append(s)
+            } else {
+                let s = PorterStemmer.stem(w)
+                cache[w] = s
+                out.append(s)
+            }
+        }
+        return out
+    }
+
     static let stopWords: Set<String> = [
         "a", "an", "the", "of", "to", "in", "for", "on", "with", "and", "or", "is", "are", "be", "been", "being", "was",
         "were", "this", "that", "these", "those", "it", "its", "me", "my", "mine", "i", "you", "your", "we", "our", "us",

@@ -16,7 +16,7 @@ final class StaticEmbedding: Sendable {
 
     private init?() {
         let d = StaticEmbeddings.dimensions
-        guard d > 0, let t = Base64.decode(StaticEmbeddings.tableBase64), let s = Base64.decode(StaticEmbeddings.scalesBase64),
+        guard d > 0, let t = Base64.decodeSigned(StaticEmbeddings.tableBase64), let s = Base64.decode(StaticEmbeddings.scalesBase64),
             let w = Base64.decode(StaticEmbeddings.weightsBase64)
         else { return nil }
         let vocab = WordPiece(vocabulary: StaticEmbeddings.vocabulary)
@@ -24,7 +24,7 @@ final class StaticEmbedding: Sendable {
         guard rows > 0, s.count == rows * 4, w.count == rows * 4 else { return nil }
         dimensions = d
         tokenizer = vocab
-        table = t.map { Int8(bitPattern: $0) }
+        table = t
         scales = Self.floats(s)
         weights = Self.floats(w)
     }
@@ -84,6 +84,18 @@ final class StaticEmbedding: Sendable {
 
 /// Standard base64 (RFC 4648), for the generated tables.
 enum Base64 {
+    /// Bytes read as signed (the int8 table), without a second copy.
+    static func decodeSigned(_ s: String) -> [Int8]? {
+        decode(s).map { bytes in
+            [Int8](unsafeUninitializedCapacity: bytes.count) { buf, n in
+                bytes.withUnsafeBytes { raw in
+                    if let base = raw.baseAddress { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: base, byteCount: bytes.count) }
+                }
+                n = bytes.count
+            }
+        }
+    }
+
     static func decode(_ s: String) -> [UInt8]? {
         var lookup = [UInt8](repeating: 255, count: 256)
         for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { lookup[Int(c)] = UInt8(i) }

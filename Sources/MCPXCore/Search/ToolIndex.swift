@@ -55,8 +55,10 @@ public final class ToolIndex: Sendable {
     static let k1 = 1.2
 
     public let tools: [Tool]
-    /// Each tool's unit vector (`StaticEmbedding`), `dimensions` floats per tool; empty without a table.
-    let vectors: [Float]
+    /// Each tool's unit vector (`StaticEmbedding`) in int8, `dimensions` per tool, times
+    /// `vectorScales[tool]`; empty without a table (10,000 tools: 2.6 MB).
+    let vectors: [Int8]
+    let vectorScales: [Float]
     let embedding: StaticEmbedding?
     /// term → (tool, BM25F pseudo-frequency) for every tool that has it.
     let postings: [String: [(tool: Int32, tf: Float)]]
@@ -78,18 +80,19 @@ public final class ToolIndex: Sendable {
         all.reserveCapacity(tools.count)
         var serverTerms: [String: [String]] = [:]
         var totals = (0.0, 0.0, 0.0, 0.0)
+        var stems: [String: String] = [:]
         for t in tools {
-            let name = SearchText.terms(t.name)
+            let name = SearchText.terms(t.name, cache: &stems)
             let server = serverTerms[t.server] ?? {
-                let s = SearchText.terms(t.server)
+                let s = SearchText.terms(t.server, cache: &stems)
                 serverTerms[t.server] = s
                 return s
             }()
-            let description = SearchText.terms(t.description)
+            let description = SearchText.terms(t.description, cache: &stems)
             var params: [String] = []
             for p in t.parameters {
-                params += SearchText.terms(p.name)
-                params += SearchText.terms(p.description)
+                params += SearchText.terms(p.name, cache: &stems)
+                params += SearchText.terms(p.description, cache: &stems)
             }
             var c = Counts(name: count(name), server: count(server), description: count(description), parameters: count(params))
             c.lengths = (name.count, server.count, description.count, params.count)
@@ -125,22 +128,39 @@ public final class ToolIndex: Sendable {
         let embedding = useEmbedding ? StaticEmbedding.shared : nil
         self.embedding = embedding
         if let embedding {
-            var vectors: [Float] = []
+            var vectors: [Int8] = []
+            var scales: [Float] = []
             vectors.reserveCapacity(tools.count * embedding.dimensions)
+            scales.reserveCapacity(tools.count)
             var cache: [String: [Int32]] = [:]
-            for t in tools { vectors += embedding.embed(Self.embeddingText(t), cache: &cache) }
+            for t in tools {
+                let v = embedding.embed(Self.embeddingText(t), cache: &cache)
+                let m = v.reduce(Float(0)) { max($0, abs($1)) }
+                let scale = m > 0 ? m / 127 : 1
+                scales.append(scale)
+                for x in v { vectors.append(Int8(max(-127, min(127, (x / scale).rounded())))) }
+            }
             self.vectors = vectors
+            self.vectorScales = scales
         } else {
             vectors = []
+            vectorScales = []
         }
     }
 
-    /// What a tool's vector is made of: its server, its name in words, its description and its
-    /// parameters (the recipe `scripts/embeddings/eval_devset.py` measured).
+    /// What a tool's vector is made of (the recipe of `scripts/embeddings/eval_devset.py`):
+    /// `<server words> <tool words>: <description>. parameters: <name words> <description>; ...`.
     static func embeddingText(_ t: Tool) -> String {
-        var s = "\(t.server) \(t.name.replacingAll("_", with: " ").replacingAll("-", with: " ")): \(t.description)"
+        var s = SearchText.words(t.server).joined(separator: " ") + " " + SearchText.words(t.name).joined(separator: " ")
+        let description = t.description.trimmingWhitespace()
+        s += ":"
+        if !description.isEmpty { s += " " + description }
         if !t.parameters.isEmpty {
-            s += ". parameters: " + t.parameters.map { "\($0.name) \($0.description)" }.joined(separator: "; ")
+            if !description.isEmpty && !description.hasSuffix(".") { s += "." }
+            s += " parameters: " + t.parameters.map { p in
+                let d = p.description.trimmingWhitespace()
+                return SearchText.words(p.name).joined(separator: " ") + (d.isEmpty ? "" : " " + d)
+            }.joined(separator: "; ")
         }
         return s
     }
@@ -153,14 +173,19 @@ public final class ToolIndex: Sendable {
     /// neither a matching word nor a positive cosine are left out.
     func fused(lexical: [Int32: Double], query q: [Float], dimensions d: Int) -> [Hit] {
         let n = tools.count
+        // The query in int8 too: integer dot products (wrapping adds are associative, so the
+        // compiler vectorizes them; float sums it must keep in order).
+        let qmax = q.reduce(Float(0)) { max($0, abs($1)) }
+        let qscale = qmax > 0 ? qmax / 127 : 1
+        let qi = q.map { Int32(max(-127, min(127, ($0 / qscale).rounded()))) }
         var cos = [Double](repeating: 0, count: n)
         vectors.withUnsafeBufferPointer { v in
-            q.withUnsafeBufferPointer { qp in
+            qi.withUnsafeBufferPointer { qp in
                 for i in 0..<n {
-                    var s: Float = 0
-                    let base = i * d
-                    for k in 0..<d { s += v[base + k] * qp[k] }
-                    cos[i] = Double(s)
+                    var acc: Int32 = 0
+                    let row = v.baseAddress! + i * d
+                    for k in 0..<d { acc &+= Int32(row[k]) &* qp[k] }
+                    cos[i] = Double(Float(acc) * vectorScales[i] * qscale)
                 }
             }
         }

@@ -47,6 +47,36 @@ struct WordPiece: Sendable {
 
     /// Words and punctuation marks, lower-cased.
     static func basicTokens(_ text: String) -> [String] {
+        // ASCII (nearly every tool description and query): one pass over the bytes.
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiTokens(text) }
+        return unicodeTokens(text)
+    }
+
+    static func asciiTokens(_ text: String) -> [String] {
+        var words: [String] = []
+        var cur: [UInt8] = []
+        func flush() {
+            if !cur.isEmpty { words.append(String(decoding: cur, as: UTF8.self)) }
+            cur.removeAll(keepingCapacity: true)
+        }
+        for var b in text.utf8 {
+            if b == 32 || b == 9 || b == 10 || b == 13 {
+                flush()
+            } else if b < 32 || b == 127 {
+                continue  // control characters are dropped
+            } else if (33...47).contains(b) || (58...64).contains(b) || (91...96).contains(b) || (123...126).contains(b) {
+                flush()
+                words.append(String(UnicodeScalar(b)))
+            } else {
+                if b >= 0x41 && b <= 0x5A { b += 0x20 }
+                cur.append(b)
+            }
+        }
+        flush()
+        return words
+    }
+
+    static func unicodeTokens(_ text: String) -> [String] {
         var words: [String] = []
         var cur = String.UnicodeScalarView()
         func flush() {
