@@ -179,17 +179,7 @@ final class Metrics: Sendable {
             bytes.append(UInt8(ascii: "{"))
             for (i, (k, v)) in labels.enumerated() {
                 if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                bytes.append(contentsOf: k.utf8)
-                bytes.append(contentsOf: "=\"".utf8)
-                for b in v.utf8 {
-                    switch b {
-                    case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
-                    case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
-                    case 0x0A: bytes.append(contentsOf: "\\n".utf8)
-                    default: bytes.append(b)
-                    }
-                }
-                bytes.append(UInt8(ascii: "\""))
+                labelValue(k, v)
             }
             bytes.append(UInt8(ascii: "}"))
         }
