@@ -76,10 +76,8 @@ final class HTTPServerConnection: @unchecked Sendable {
                 out = []
                 outSent = 0
             } else {
-                if outSent > 1 << 20 {
-                    out.removeFirst(outSent)
-                    outSent = 0
-                }
+                // The sent part stays until all is sent: moving the rest down after every partial
+                // write would copy a large answer many times over.
                 door.wantWritable(self)
                 return
             }
