@@ -200,10 +200,15 @@ extension CurlLoop {
     /// Reads what arrived and feeds it to the response reader (or, while draining, to nobody).
     func receiveLoopback(_ c: LoopbackConnection) {
         let buffer = receiveBuffer
+        // At most 16 full buffers (1 MiB) per pass: a backend streaming a huge answer as fast as
+        // it can must not keep the loop from every other descriptor (epoll is level-triggered:
+        // the rest is read on the next pass).
+        var reads = 0
         while c.transfer != nil || c.state == .draining {
             let n = recv(c.fd, buffer.baseAddress, buffer.count, 0)
             if n > 0 {
-                if !feedLoopback(c, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) || n < buffer.count { return }
+                reads += 1
+                if !feedLoopback(c, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) || n < buffer.count || reads >= 16 { return }
                 continue
             }
             if n < 0 {
