@@ -4,27 +4,21 @@ import Synchronization
 /// Every client connected now, through any door: whom list changes, unrelated log messages and
 /// resource updates go to, and which client a backend's request goes to when it belongs to no call.
 public final class ClientSessions: Sendable {
-    private let sessions = Mutex<[Int: ClientSession]>([:])
-    /// Session ids in the order they connected.
-    private let order = Mutex<[Int]>([])
+    /// In the order they connected (a few, or a few thousand: a list is enough).
+    private let sessions = Mutex<[ClientSession]>([])
 
     public init() {}
 
     public func add(_ s: ClientSession) {
-        sessions.withLock { $0[s.id] = s }
-        order.withLock { $0.append(s.id) }
+        sessions.withLock { $0.append(s) }
     }
 
     public func remove(_ s: ClientSession) {
-        sessions.withLock { $0[s.id] = nil }
-        order.withLock { $0.removeAll { $0 == s.id } }
+        sessions.withLock { $0.removeAll { $0 === s } }
     }
 
     /// In the order they connected.
-    public var all: [ClientSession] {
-        let ids = order.withLock { $0 }
-        return sessions.withLock { m in ids.compactMap { m[$0] } }
-    }
+    public var all: [ClientSession] { sessions.withLock { $0 } }
 
     public var count: Int { sessions.withLock { $0.count } }
 

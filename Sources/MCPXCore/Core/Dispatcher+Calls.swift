@@ -1,10 +1,5 @@
 import MCPXJSON
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A client request that waits before it can be forwarded (for start-up, or for its backend to
 /// reconnect). A cancel removes it, and then it is never sent.
@@ -225,23 +220,11 @@ extension Dispatcher {
     }
 
     /// Whether a raw tool result says `isError: true` (scanned only when the bytes mention it).
+    static let isErrorKey = Array("\"isError\"".utf8)
+
     static func resultIsError(_ r: ArraySlice<UInt8>) -> Bool {
-        // memchr for the "E" (rare in JSON text), then the letters around it.
-        let hit = r.withUnsafeBytes { b -> Bool in
-            guard let base = b.baseAddress, b.count >= 7 else { return false }
-            var p = base + 2
-            let end = base + b.count
-            while p < end - 4, let e = memchr(p, 0x45, end - 4 - p) {
-                let q = UnsafeRawPointer(e)
-                if q.load(fromByteOffset: -2, as: UInt8.self) == 0x69, q.load(fromByteOffset: -1, as: UInt8.self) == 0x73,
-                    memcmp(q + 1, "rror", 4) == 0
-                {
-                    return true
-                }
-                p = q + 1
-            }
-            return false
-        }
+        // libc's memmem first (the same search ResourceURI uses); parsed only when it is there.
+        let hit = r.withUnsafeBufferPointer { b in isErrorKey.withUnsafeBufferPointer { ResourceURI.memmemFind(b, $0) } }
         guard hit, let o = try? RawObject(Array(r)) else { return false }
         return o.value("isError")?.boolValue == true
     }

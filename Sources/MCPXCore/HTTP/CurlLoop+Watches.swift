@@ -51,18 +51,18 @@ extension CurlLoop {
 
     /// Asks to be told (once) when `w` can take bytes again (from the loop thread).
     public func wantWritable(_ w: FDWatch, _ want: Bool) {
-        #if os(Linux)
-        guard w.registered, w.wantsWrite != want else { return }
-        w.wantsWrite = want
-        _ = epollPipe(w, op: Int32(EPOLL_CTL_MOD))
-        #endif
+        setInterest(w, \.wantsWrite, want)
     }
 
     /// Stops or resumes telling when `w` is readable (from the loop thread).
     public func pauseReading(_ w: FDWatch, _ paused: Bool) {
+        setInterest(w, \.readPaused, paused)
+    }
+
+    private func setInterest(_ w: FDWatch, _ flag: ReferenceWritableKeyPath<FDWatch, Bool>, _ value: Bool) {
         #if os(Linux)
-        guard w.registered, w.readPaused != paused else { return }
-        w.readPaused = paused
+        guard w.registered, w[keyPath: flag] != value else { return }
+        w[keyPath: flag] = value
         _ = epollPipe(w, op: Int32(EPOLL_CTL_MOD))
         #endif
     }

@@ -180,7 +180,7 @@ public final class HTTPDoor: @unchecked Sendable {
                         // Refused before its body is read: an unauthenticated client cannot make
                         // mcpx buffer megabytes.
                         if let (status, reason, headers) = refusal(r) {
-                            refuse(c, status, reason, headers: headers)
+                            fail(c, status, reason, headers: headers)
                             return
                         }
                     case .request(let r):
@@ -202,12 +202,7 @@ public final class HTTPDoor: @unchecked Sendable {
         }
     }
 
-    /// A refused request whose body was not read: answer and close.
-    func refuse(_ c: HTTPServerConnection, _ status: Int, _ reason: String, headers: [(String, String)]) {
-        fail(c, status, reason, headers: headers)
-    }
-
-    /// Malformed input: answer with its status and close.
+    /// Malformed input, or a request refused before its body was read: answer with its status and close.
     func fail(_ c: HTTPServerConnection, _ status: Int, _ reason: String, headers: [(String, String)] = []) {
         log.debug("http: connection \(c.id): \(status) \(reason)")
         c.queued = []

@@ -2,13 +2,20 @@ import MCPXJSON
 
 /// The search index over the tools mcpx can route.
 extension MultiServerProxy {
+    /// A server's tool definitions as listed (exposed names), read back from its `tools/list` part.
+    func definitions(_ e: Entry) -> [JSONValue] {
+        guard !e.toolBytes.isEmpty,
+            case .array(let defs)? = try? JSONParser.parse([UInt8(ascii: "[")] + e.toolBytes + [UInt8(ascii: "]")])
+        else { return [] }
+        return defs
+    }
+
     /// Every tool of every ready, enabled server, as the index keeps it.
     func indexTools() -> [ToolIndex.Tool] {
         var out: [ToolIndex.Tool] = []
         for name in order {
-            guard let e = entries[name], e.config.enabled, e.config.status == .ready, !e.toolBytes.isEmpty else { continue }
-            guard case .array(let defs)? = try? JSONParser.parse([UInt8(ascii: "[")] + e.toolBytes + [UInt8(ascii: "]")]) else { continue }
-            for d in defs {
+            guard let e = entries[name], e.config.enabled, e.config.status == .ready else { continue }
+            for d in definitions(e) {
                 guard let exposed = d["name"]?.stringValue else { continue }
                 var t = ToolIndex.Tool(exposedName: exposed, server: name, definition: d)
                 t.name = e.toolRoutes[exposed]?.tool ?? exposed
@@ -37,8 +44,7 @@ extension MultiServerProxy {
         if let server, entries[server] == nil { return ManagementTools.failure("No server named \"\(server)\"") }
         let limit = max(1, min(50, args["limit"]?.intValue.map(Int.init) ?? 8))
         let index = searchIndex()
-        let hits = index.search(query, server: server, limit: limit)
-        let total = index.matchCount(query, server: server)
+        let (hits, total) = index.searchCounting(query, server: server, limit: limit)
         var lines: [String] = []
         var items: [JSONValue] = []
         for h in hits {
@@ -65,10 +71,8 @@ extension MultiServerProxy {
         let wanted = Set(names)
         let servers = Set(names.compactMap { router.snapshot.tools[$0]?.server })
         for name in order where servers.contains(name) {
-            guard let e = entries[name], !e.toolBytes.isEmpty,
-                case .array(let defs)? = try? JSONParser.parse([UInt8(ascii: "[")] + e.toolBytes + [UInt8(ascii: "]")])
-            else { continue }
-            for d in defs { if let n = d["name"]?.stringValue, wanted.contains(n) { found[n] = d } }
+            guard let e = entries[name] else { continue }
+            for d in definitions(e) { if let n = d["name"]?.stringValue, wanted.contains(n) { found[n] = d } }
         }
         let own = ManagementTools.definitions(readOnly: settings.readOnly) + ManagementTools.searchDefinitions()
         for d in own { if let n = d["name"]?.stringValue, wanted.contains(n) { found[n] = d } }

@@ -211,9 +211,11 @@ public final class ToolIndex: Sendable {
         Self.best(scored(query, server: server), limit) { tools[$0].exposedName }
     }
 
-    /// How many tools match `query` at all (a word in common, or a vector pointing its way).
-    public func matchCount(_ query: String, server: String? = nil) -> Int {
-        scored(query, server: server).count
+    /// The best `limit` tools, and how many tools match at all (a word in common, or a vector
+    /// pointing its way), from one scoring.
+    public func searchCounting(_ query: String, server: String? = nil, limit: Int) -> (hits: [Hit], total: Int) {
+        let all = scored(query, server: server)
+        return (Self.best(all, limit) { tools[$0].exposedName }, all.count)
     }
 
     /// Every matching tool with its score, unordered.
