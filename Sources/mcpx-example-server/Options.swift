@@ -20,6 +20,10 @@ struct Options: Sendable {
     var logRequests = false
     /// Larger request bodies are refused with 413.
     var maxBodyBytes = 8 << 20
+    /// Every tools/call waits this long before it runs (a slow replica, in tests).
+    var delayMillis = 0
+    /// Every tools/call is answered with a JSON-RPC error (a broken replica, in tests).
+    var failCalls = false
 
     static let usage = """
         usage: mcpx-example-server [options]
@@ -37,6 +41,8 @@ struct Options: Sendable {
           --weird-names      add tools with a dotted and an over-long name
           --no-get-stream    answer GET with 405 (no server-initiated stream)
           --log-requests     log every HTTP request to stderr
+          --delay-ms N       every tools/call waits N ms before it runs (a slow replica)
+          --fail-calls       every tools/call is answered with a JSON-RPC error (a broken replica)
           -h, --help         show this help
         On start, prints one line: listening on http://HOST:PORT/PATH (with --endpoints: PATH/{0..N-1})
         """
@@ -119,6 +125,11 @@ struct Options: Sendable {
             case "--log-requests":
                 try noValue()
                 options.logRequests = true
+            case "--delay-ms":
+                options.delayMillis = try number(max: 600_000)
+            case "--fail-calls":
+                try noValue()
+                options.failCalls = true
             case "-h", "--help":
                 return .help
             default:

@@ -12,6 +12,10 @@ struct ToolRunner {
         guard let kind = server.catalog.kind(of: name) else {
             throw RPCError.invalidParams("Unknown tool: \(name)")
         }
+        if server.options.failCalls { throw RPCError(code: RPCError.internalErrorCode, message: "\(server.options.name) fails every call (--fail-calls)") }
+        if server.options.delayMillis > 0 {
+            guard ctx.cancellable({ flight in flight.sleep(milliseconds: server.options.delayMillis) }) else { return nil }
+        }
         do throws(ArgumentError) {
             let arguments: JSONObject
             switch ctx.params["arguments"] {
