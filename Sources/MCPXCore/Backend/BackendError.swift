@@ -46,6 +46,27 @@ public struct BackendError: Error, Sendable, CustomStringConvertible {
     /// failures (DNS, TLS, a dropped connection) say nothing about it starting soon.
     public var isConnectionRefused: Bool { kind == .unavailable && message == "connection refused" }
 
+    /// The request cannot have reached the backend's handler: nothing listened, mcpx did not send
+    /// it, or an HTTP gateway or the server refused it before MCP (502, 503, 429 with no MCP
+    /// answer). Safe to send to another replica.
+    public var wasNotDelivered: Bool {
+        switch kind {
+        case .unavailable: return isConnectionRefused
+        case .refused: return true
+        case .httpStatus: return status == 502 || status == 503 || status == 429
+        default: return false
+        }
+    }
+
+    /// The request was sent and its fate is unknown (the connection dropped, no answer in time).
+    public var mayHaveRun: Bool {
+        switch kind {
+        case .unavailable: return !isConnectionRefused
+        case .timeout, .protocolViolation: return true
+        default: return false
+        }
+    }
+
     init(_ e: HTTPError) {
         switch e.kind {
         case .connectionRefused, .connectionLost: self.init(.unavailable, e.detail)

@@ -1,4 +1,9 @@
 public import MCPXJSON
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Counters and latency figures of one backend, updated on the hot path under a lock.
 public struct BackendStats: Sendable {
@@ -28,6 +33,13 @@ public struct BackendStats: Sendable {
     public var toolsVersion = 0
     /// Sessions started again after the first (a backend restarted or was reconnected).
     public var reconnects = 0
+    /// Calls whose outcome was not a plain success (an error answer, `isError`, a failure, a timeout).
+    public var callErrors = 0
+    /// Recent latency (µs, 0 until the first call) and error rate (0 to 1), exponentially weighted:
+    /// what `health` balancing compares. The error rate fades with time (`healthErrorRate(now:)`).
+    public var ewmaMicros: Double = 0
+    var ewmaErrors: Double = 0
+    var ewmaAt: UInt64 = 0
     /// The latest latencies (µs), a ring, for percentiles.
     var ring: [UInt32] = []
     var ringNext = 0
@@ -83,5 +95,27 @@ public struct BackendStats: Sendable {
             o["latencyMaxMs"] = .double(Double(f.max) / 1000)
         }
         return .object(o)
+    }
+}
+
+extension BackendStats {
+    /// Weight of the newest call in the moving averages.
+    static let ewmaAlpha = 0.2
+    /// The error rate halves every this many seconds without calls (a replica that errored gets
+    /// tried again once its record has faded).
+    static let errorHalfLife = 5.0
+
+    mutating func recordHealth(failed: Bool, micros: Int?, now: UInt64 = monotonicNanos()) {
+        if !failed, let micros { ewmaMicros = ewmaMicros == 0 ? Double(micros) : ewmaMicros + Self.ewmaAlpha * (Double(micros) - ewmaMicros) }
+        if failed { callErrors += 1 }
+        let rate = healthErrorRate(now: now)
+        ewmaErrors = rate + Self.ewmaAlpha * ((failed ? 1 : 0) - rate)
+        ewmaAt = now
+    }
+
+    /// The recent error rate, faded by the time since the last call.
+    public func healthErrorRate(now: UInt64 = monotonicNanos()) -> Double {
+        guard ewmaAt > 0, now > ewmaAt else { return ewmaErrors }
+        return ewmaErrors * pow(0.5, Double(now - ewmaAt) / 1e9 / Self.errorHalfLife)
     }
 }

@@ -89,5 +89,6 @@ extension BackendStats {
     mutating func recordTool(_ tool: String, _ outcome: ToolStats.Outcome, micros: Int?, lastError: String? = nil) {
         tools[tool, default: ToolStats()].record(outcome, micros: micros, lastError: lastError)
         toolsVersion &+= 1
+        if outcome != .cancelled { recordHealth(failed: outcome != .ok, micros: micros) }
     }
 }

@@ -32,7 +32,9 @@ public enum ConfigFile {
     static let allowKeys = ["tools", "allowTools", "includeTools"]
     static let denyKeys = ["excludeTools", "denyTools"]
     static let ownKeys: Set<String> =
-        Set(urlKeys + allowKeys + denyKeys + ["type", "headers", "enabled", "disabled", "timeout", "prefix"] + stdioKeys)
+        Set(urlKeys + allowKeys + denyKeys + ["type", "headers", "enabled", "disabled", "timeout", "prefix"] + stdioKeys + replicaKeys)
+    /// Replicas, balancing, retries, caching and rate limits (docs/configuration.md, "Replicas").
+    static let replicaKeys = ["urls", "replicas", "loadBalancing", "retry", "cache", "rateLimit"]
     /// What a stdio entry (Claude Desktop, Cursor, Claude Code, VS Code) has.
     static let stdioKeys = ["command", "args", "env", "cwd", "idleTimeout"]
     /// Keys other clients use that mean nothing to mcpx: ignored without a warning.
@@ -146,7 +148,8 @@ public enum ConfigFile {
                 throw fail(p, "must be an object with \"url\", not \(ConfigFile.kind(value))")
             }
             let type = try string(o, "type", at: p)
-            let isStdio = o["command"] != nil || type?.lowercased() == "stdio"
+            let hasReplicas = o["urls"] != nil || o["replicas"] != nil
+            let isStdio = !hasReplicas && (o["command"] != nil || type?.lowercased() == "stdio")
             if isStdio && skipStdio {
                 warnings.append("\(file): \(p): stdio server skipped (--skip-stdio)")
                 return
@@ -171,11 +174,14 @@ public enum ConfigFile {
             }
 
             var config: ServerConfig
-            if isStdio {
+            if hasReplicas {
+                config = try replicatedServer(name: name, o, type: type, at: p)
+            } else if isStdio {
                 config = ServerConfig(name: name, stdio: try stdioSpec(o, at: p))
             } else {
                 config = try httpServer(name: name, o, type: type, at: p)
             }
+            try policies(&config, o, at: p)
             let enabled = try bool(o, "enabled", at: p)
             let disabled = try bool(o, "disabled", at: p)
             if let enabled, let disabled, enabled == disabled {
@@ -228,6 +234,114 @@ public enum ConfigFile {
                 spec.idleTimeout = d
             }
             return spec
+        }
+
+        /// A server with several instances: `"urls": [...]` or `"replicas": [{"url"|"command", "weight"}]`.
+        func replicatedServer(name: String, _ o: JSONObject, type: String?, at p: String) throws(ConfigError) -> ServerConfig {
+            if o["urls"] != nil && o["replicas"] != nil { throw fail(p, "has both \"urls\" and \"replicas\"; give one") }
+            if ConfigFile.urlKeys.contains(where: { o[$0] != nil }) || o["command"] != nil {
+                throw fail(p, "has \"urls\"/\"replicas\" and also \"url\" or \"command\"; give the instances in one place")
+            }
+            var list: [ServerConfig.Replica] = []
+            if let v = o["urls"] {
+                let kp = ConfigFile.path(p, "urls")
+                guard case .array(let items) = v, !items.isEmpty else { throw fail(kp, "must be a non-empty array of URLs") }
+                for (i, item) in items.enumerated() {
+                    guard case .string(let raw) = item else { throw fail("\(kp)[\(i)]", "must be a string, not \(ConfigFile.kind(item))") }
+                    list.append(.init(url: try replicaURL(raw, at: "\(kp)[\(i)]")))
+                }
+            } else if let v = o["replicas"] {
+                let kp = ConfigFile.path(p, "replicas")
+                guard case .array(let items) = v, !items.isEmpty else { throw fail(kp, "must be a non-empty array of replicas") }
+                for (i, item) in items.enumerated() {
+                    let ip = "\(kp)[\(i)]"
+                    guard case .object(let r) = item else { throw fail(ip, "must be an object with \"url\" or \"command\", not \(ConfigFile.kind(item))") }
+                    for k in r.keys where !(["url", "weight"] + ConfigFile.stdioKeys).contains(k) {
+                        throw fail(ConfigFile.path(ip, k), "unknown key (a replica has \"url\" or \"command\"/\"args\"/\"env\"/\"cwd\", and \"weight\")")
+                    }
+                    var weight = 1
+                    if let w = r["weight"] {
+                        guard let n = w.intValue, n >= 1, n <= 1_000 else { throw fail(ConfigFile.path(ip, "weight"), "must be a whole number from 1 to 1000") }
+                        weight = Int(n)
+                    }
+                    if r["command"] != nil {
+                        if skipStdio { throw fail(ip, "is a stdio replica and --skip-stdio is given") }
+                        let spec = try stdioSpec(r, at: ip)
+                        list.append(.init(url: "stdio:" + spec.display, stdio: spec, weight: weight))
+                    } else if let raw = try string(r, "url", at: ip) {
+                        list.append(.init(url: try replicaURL(raw, at: ConfigFile.path(ip, "url"), expanded: true), weight: weight))
+                    } else {
+                        throw fail(ip, "needs \"url\" or \"command\"")
+                    }
+                }
+            }
+            var seen = Set<String>()
+            for (i, r) in list.enumerated() where !seen.insert(r.url).inserted {
+                throw fail(ConfigFile.path(p, o["urls"] != nil ? "urls" : "replicas") + "[\(i)]", "is the same instance as an earlier replica")
+            }
+            var config = ServerConfig(name: name, url: list[0].url)
+            config.setReplicas(list)
+            if config.stdio == nil {
+                switch type {
+                case nil: config.transport = .auto
+                case "http"?, "streamable-http"?, "streamableHttp"?, "streamable_http"?: config.transport = .streamableHTTP
+                case "sse"?: config.transport = .sse
+                case let t?:
+                    throw fail(ConfigFile.path(p, "type"), "must be \"http\", \"streamable-http\", \"streamableHttp\" or \"sse\", not \(JSONValue.string(t).jsonString)")
+                }
+            }
+            config.headers = try headers(o, at: p)
+            return config
+        }
+
+        func replicaURL(_ raw: String, at kp: String, expanded: Bool = false) throws(ConfigError) -> String {
+            let url = expanded ? raw : try expand(raw, at: kp)
+            if Options.validateURL(url) != nil {
+                let shown = url.contains("?") || url.contains("@") ? Redact.url(url) : url
+                throw fail(kp, "must be an http or https URL, not \(JSONValue.string(shown).jsonString)")
+            }
+            return url
+        }
+
+        /// `loadBalancing`, `retry`, `cache` and `rateLimit`.
+        func policies(_ config: inout ServerConfig, _ o: JSONObject, at p: String) throws(ConfigError) {
+            if let v = o["loadBalancing"] {
+                guard let s = v.stringValue, let lb = ServerConfig.LoadBalancing(rawValue: s) else {
+                    throw fail(ConfigFile.path(p, "loadBalancing"), "must be one of \(ServerConfig.LoadBalancing.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")
+                }
+                config.loadBalancing = lb
+            }
+            if let v = o["retry"] {
+                let kp = ConfigFile.path(p, "retry")
+                guard case .object(let r) = v else { throw fail(kp, "must be an object like {\"tools\": [\"get_*\"]}") }
+                config.retryTools = try patterns(r, "tools", at: kp)
+            }
+            if let v = o["cache"] {
+                let kp = ConfigFile.path(p, "cache")
+                guard case .object(let c) = v else { throw fail(kp, "must be an object like {\"tools\": [\"get_*\"], \"ttl\": 30}") }
+                let tools = try patterns(c, "tools", at: kp)
+                if tools.isEmpty { throw fail(ConfigFile.path(kp, "tools"), "must name at least one tool (or pattern)") }
+                var ttl = 60.0
+                if let t = c["ttl"] {
+                    guard let d = t.doubleValue, d.isFinite, d > 0, d <= 86_400 else {
+                        throw fail(ConfigFile.path(kp, "ttl"), "must be a number of seconds above 0 and at most 86400")
+                    }
+                    ttl = d
+                }
+                config.cache = .init(tools: tools, ttl: ttl)
+            }
+            if let v = o["rateLimit"] {
+                let kp = ConfigFile.path(p, "rateLimit")
+                guard case .object(let r) = v, let cps = r["callsPerSecond"]?.doubleValue, cps.isFinite, cps > 0, cps <= 1_000_000 else {
+                    throw fail(kp, "must be an object like {\"callsPerSecond\": 10, \"burst\": 20} (callsPerSecond above 0)")
+                }
+                var burst = max(1, Int(cps.rounded(.up)))
+                if let b = r["burst"] {
+                    guard let n = b.intValue, n >= 1, n <= 1_000_000 else { throw fail(ConfigFile.path(kp, "burst"), "must be a whole number from 1 to 1000000") }
+                    burst = Int(n)
+                }
+                config.rateLimit = .init(callsPerSecond: cps, burst: burst)
+            }
         }
 
         /// An HTTP entry: its URL, transport and headers.

@@ -89,6 +89,8 @@ public struct Options: Sendable {
           --call-timeout S           a call fails after S seconds without an answer or progress (default 60)
           --max-call-time S          hard limit per call, whatever progress says (default 600)
           --max-in-flight N          calls in flight to one backend at most (default 512)
+          --cache-max-bytes N        memory for cached tool results ("cache" in a config entry),
+                                     all servers together, least recently used dropped (default 64 MiB)
           --connect-timeout S        initialize / list timeout per backend (default 10)
           --health-interval S        background ping interval (default 30)
           --backoff-cap S            longest wait between reconnect attempts (default 10)
@@ -186,6 +188,7 @@ public struct Options: Sendable {
             case "--call-timeout": o.settings.callTimeout = try number(a, try val(), min: 0.01, max: 86_400)
             case "--max-call-time": o.settings.maxCallTime = try number(a, try val(), min: 0.01, max: 86_400)
             case "--max-in-flight": o.settings.maxInFlight = Int(try number(a, try val(), min: 1, max: 1_000_000))
+            case "--cache-max-bytes": o.settings.cacheMaxBytes = Int(try number(a, try val(), min: 0, max: 1_099_511_627_776))
             case "--connect-timeout": o.settings.connectTimeout = try number(a, try val(), min: 0.1, max: 600)
             case "--health-interval": o.settings.healthInterval = try number(a, try val(), min: 0.1, max: 86_400)
             case "--backoff-cap": o.settings.backoffCap = try number(a, try val(), min: 0.1, max: 3_600)
@@ -291,10 +294,17 @@ public struct Options: Sendable {
                 throw ConfigError("--servers entry \"\(p)\" must look like NAME=URL")
             }
             let name = String(p[..<eq]).trimmingWhitespace()
-            let url = String(p[p.index(after: eq)...]).trimmingWhitespace()
+            let value = String(p[p.index(after: eq)...]).trimmingWhitespace()
             if let problem = ToolNaming.validateServerName(name) { throw ConfigError("--servers: \(problem)") }
-            if let problem = validateURL(url) { throw ConfigError("--servers: server \"\(name)\": \(problem)") }
-            out.append(ServerConfig(name: name, url: url))
+            // `|` separates replicas: NAME=URL1|URL2.
+            let urls = value.split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingWhitespace() }
+            for url in urls {
+                if let problem = validateURL(url) { throw ConfigError("--servers: server \"\(name)\": \(problem)") }
+            }
+            if Set(urls).count != urls.count { throw ConfigError("--servers: server \"\(name)\" names the same replica URL twice") }
+            var config = ServerConfig(name: name, url: urls[0])
+            config.setReplicas(urls.map { ServerConfig.Replica(url: $0) })
+            out.append(config)
         }
         return out
     }

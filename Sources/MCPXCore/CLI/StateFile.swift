@@ -33,6 +33,9 @@ public final class StateFile: Sendable {
             public var enabled: Bool?
             /// Set for stdio servers added with `manage add` (then `url` is nil).
             public var stdio: ServerConfig.StdioSpec?
+            /// Set for servers added with `manage add` with several `urls` (then `url` is the first).
+            public var urls: [String]?
+            public var loadBalancing: String?
 
             public init(name: String, url: String? = nil, enabled: Bool? = nil) {
                 self.name = name
@@ -109,7 +112,10 @@ public final class StateFile: Sendable {
                     e.stdio = spec
                     out.append(e)
                 } else {
-                    out.append(Snapshot.Server(name: s.name, url: s.url, enabled: s.enabled))
+                    var e = Snapshot.Server(name: s.name, url: s.url, enabled: s.enabled)
+                    if !s.replicas.isEmpty { e.urls = s.replicas.map(\.url) }
+                    if !s.replicas.isEmpty || s.loadBalancing != .leastConnections { e.loadBalancing = s.loadBalancing.rawValue }
+                    out.append(e)
                 }
             }
             let current = Set(servers.map(\.name))
@@ -190,6 +196,20 @@ public final class StateFile: Sendable {
             case .bool(let b)?: server.enabled = b
             default: throw .corrupt("servers[\(i)].enabled is not true or false")
             }
+            if let u = e["urls"] {
+                guard case .array(let items) = u, !items.isEmpty, items.allSatisfy({ $0.stringValue != nil }), server.url != nil else {
+                    throw .corrupt("servers[\(i)].urls is not a list of URLs (with url its first)")
+                }
+                let urls = items.compactMap(\.stringValue)
+                for url in urls { if let problem = Options.validateURL(url) { throw .corrupt("servers[\(i)].urls: \(problem)") } }
+                server.urls = urls
+            }
+            if let lb = e["loadBalancing"] {
+                guard let v = lb.stringValue, ServerConfig.LoadBalancing(rawValue: v) != nil else {
+                    throw .corrupt("servers[\(i)].loadBalancing is not a balancing strategy")
+                }
+                server.loadBalancing = v
+            }
             if let c = e["command"] {
                 guard case .string(let command) = c, server.url == nil else { throw .corrupt("servers[\(i)].command is not a string") }
                 var spec = ServerConfig.StdioSpec(command: command)
@@ -219,6 +239,8 @@ public final class StateFile: Sendable {
         for (i, server) in s.servers.enumerated() {
             var o: JSONObject = ["name": .string(server.name)]
             if let url = server.url { o["url"] = .string(url) }
+            if let urls = server.urls { o["urls"] = .array(urls.map { .string($0) }) }
+            if let lb = server.loadBalancing { o["loadBalancing"] = .string(lb) }
             if let spec = server.stdio {
                 o["command"] = .string(spec.command)
                 if !spec.args.isEmpty { o["args"] = .array(spec.args.map { .string($0) }) }
@@ -259,7 +281,10 @@ public final class StateFile: Sendable {
                 result.append(ServerConfig(name: s.name, stdio: spec, enabled: s.enabled ?? true))
             } else if let url = s.url {
                 if state.removed.contains(s.name) { continue }
-                result.append(ServerConfig(name: s.name, url: url, enabled: s.enabled ?? true))
+                var c = ServerConfig(name: s.name, url: url, enabled: s.enabled ?? true)
+                if let urls = s.urls { c.setReplicas(urls.map { ServerConfig.Replica(url: $0) }) }
+                if let lb = s.loadBalancing.flatMap(ServerConfig.LoadBalancing.init(rawValue:)) { c.loadBalancing = lb }
+                result.append(c)
             } else {
                 log.info("\(s.name): named in the state file \(file) but no longer configured; ignored")
             }

@@ -21,8 +21,20 @@ final class PendingCall: Sendable {
     let created = monotonicNanos()
     /// µs since the call was admitted (for calls that end without an answer).
     var elapsedMicros: Int { Int((monotonicNanos() - created) / 1000) }
+    /// The server's replicas when it has several (a call not delivered goes to another).
+    let group: Router.Backend?
+    let policy: CallPolicy?
+    /// The cache key this call leads: identical calls made meanwhile wait for its answer.
+    let cacheKey: String?
+    /// The client's params (sent again when the call goes to another replica).
+    let params: RawObject
     struct State {
         var connection: BackendConnection
+        /// The entry key of the replica (or server) the call is on now.
+        var replicaKey: String
+        /// Replicas the call went to before this one, and whether it was sent again by `retry`.
+        var tried: [String] = []
+        var retried = false
         var backendID: Int64
         /// The transfer now carrying the call. Its callbacks hold this call, so the reference is
         /// dropped when the transfer completes (`finish`) or is abandoned. Not weak: a weak reference
@@ -39,12 +51,19 @@ final class PendingCall: Sendable {
     }
     let state: Mutex<State>
 
-    init(server: String, tool: String, connection: BackendConnection, backendID: Int64, progressToken: JSONValue?, reply: @escaping @Sendable ([UInt8]) -> Void) {
+    init(
+        server: String, tool: String, connection: BackendConnection, replicaKey: String, backendID: Int64, progressToken: JSONValue?,
+        params: RawObject, group: Router.Backend? = nil, policy: CallPolicy? = nil, cacheKey: String? = nil, reply: @escaping @Sendable ([UInt8]) -> Void
+    ) {
         self.server = server
         self.tool = tool
         self.reply = reply
         self.progressToken = progressToken
-        state = Mutex(State(connection: connection, backendID: backendID))
+        self.group = group
+        self.policy = policy
+        self.cacheKey = cacheKey
+        self.params = params
+        state = Mutex(State(connection: connection, replicaKey: replicaKey, backendID: backendID))
     }
 }
 
@@ -232,12 +251,47 @@ extension Dispatcher {
     enum Admission { case admitted, inUse, cancelled }
 
     func forward(id: RPCID, route: Router.Route, backend: Router.Backend, params: RawObject, _ session: ClientSession, reply: @escaping Reply, parked: ParkedCall? = nil) {
-        let conn = backend.connection
+        // The server's policy first: a cached answer, an identical call in flight, the rate limit.
+        var cacheKey: String?
+        if let policy = backend.policy {
+            if policy.caches(route.tool), let key = ResultCache.key(server: route.server, tool: route.tool, arguments: params.raw("arguments")) {
+                switch proxy.cache.begin(key, waiter: .init(id: id, session: session, route: route, params: params, reply: reply)) {
+                case .hit(let result):
+                    policy.cacheHits.wrappingAdd(1, ordering: .relaxed)
+                    answerParked(id, session, parked, reply, Message.response(id: id, rawResult: result[...]))
+                    return
+                case .joined:
+                    // Answered with the call in flight (`ResultCache.complete`); a wait, not a park.
+                    policy.cacheHits.wrappingAdd(1, ordering: .relaxed)
+                    if let parked { _ = unpark(id, session, parked) }
+                    return
+                case .lead:
+                    policy.cacheMisses.wrappingAdd(1, ordering: .relaxed)
+                    cacheKey = key
+                }
+            }
+            if let wait = policy.admit() {
+                policy.rateLimited.wrappingAdd(1, ordering: .relaxed)
+                let result = policy.overLimitResult(tool: route.tool, retryAfter: wait)
+                if let cacheKey { proxy.cache.complete(cacheKey, server: route.server, result: nil, ttl: nil, answer: { Message.response(id: $0, result: result) }) }
+                answerParked(id, session, parked, reply, Message.response(id: id, result: result))
+                return
+            }
+        }
+        // A replicated server: one of its usable replicas, by its balancing strategy.
+        var conn = backend.connection
+        var replicaKey = route.server
+        if !backend.replicas.isEmpty, let i = backend.balancer?.pick(backend.replicas) {
+            conn = backend.replicas[i].connection
+            replicaKey = backend.replicas[i].key
+        }
         // Bound what one backend can hold: past the limit, fail fast instead of queueing without end.
         let limit = settings.maxInFlight
         if conn.inFlight.wrappingAdd(1, ordering: .relaxed).newValue > limit {
             conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
-            answerParked(id, session, parked, reply, Message.response(id: id, result: Message.toolError("Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly.")))
+            let text = "Server '\(route.server)' already has \(limit) calls in flight (the --max-in-flight limit); \(route.tool) was not called. Try again shortly."
+            if let cacheKey { proxy.cache.complete(cacheKey, server: route.server, result: nil, ttl: nil, answer: { Message.response(id: $0, result: Message.toolError(text)) }) }
+            answerParked(id, session, parked, reply, Message.response(id: id, result: Message.toolError(text)))
             return
         }
         // The backend sees a progress token of mcpx's own, unique across clients; its progress is
@@ -251,7 +305,9 @@ extension Dispatcher {
             meta = JSONValue.object(m).serialized()
             backendToken = mine
         }
-        let call = PendingCall(server: route.server, tool: route.tool, connection: conn, backendID: 0, progressToken: backendToken, reply: reply)
+        let call = PendingCall(
+            server: route.server, tool: route.tool, connection: conn, replicaKey: replicaKey, backendID: 0, progressToken: backendToken,
+            params: params, group: backend.replicas.isEmpty ? nil : backend, policy: backend.policy, cacheKey: cacheKey, reply: reply)
         let now = monotonicNanos()
         call.state.withLock {
             $0.idleNanos = UInt64(backend.timeoutMillis) * 1_000_000
@@ -270,6 +326,7 @@ extension Dispatcher {
         guard admission == .admitted else {
             conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
             retire(call)
+            settleFlight(call)
             if admission == .inUse {
                 answerParked(id, session, parked, reply, Message.error(id: id, RPCError(.invalidRequest, "Invalid Request: id \(id) is already in use by a request in progress")))
             }
@@ -278,7 +335,10 @@ extension Dispatcher {
         // A call that waited runs on another thread than the client's messages: a cancel may have
         // come since it was admitted, and then it is never sent. (Straight from stdin, nothing can
         // come between: the cancel is read on this same thread, later.)
-        if parked != nil, !isPending(id, session, call) { return }
+        if parked != nil, !isPending(id, session, call) {
+            settleFlight(call)
+            return
+        }
         send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: backend.timeoutMillis, params: params, meta: meta, reply: reply, retried: false)
     }
 
@@ -308,7 +368,8 @@ extension Dispatcher {
                 // The backend restarted or dropped the session: start a new one and send again, once.
                 conn.stats.withLock { $0.sessionExpiries += 1 }
                 Task { [proxy] in
-                    let ok = await proxy.recoverSession(route.server, seenGeneration: generation)
+                    let key = call.state.withLock { $0.replicaKey }
+                    let ok = await proxy.recoverSession(key, seenGeneration: generation)
                     guard self.isPending(id, session, call) else { return }
                     if ok {
                         self.send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: timeoutMillis, params: params, meta: meta, reply: reply, retried: true)
@@ -349,9 +410,20 @@ extension Dispatcher {
             $0.transfer = nil
             $0.completedBackendID = bid
         }
-        guard take(id, session, call) else { return }  // cancelled or timed out: the client gets no late answer
+        if case .failure(let e) = result, call.group != nil,
+            failover(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, e, reply: reply)
+        {
+            return
+        }
+        guard take(id, session, call) else {  // cancelled or timed out: the client gets no late answer
+            settleFlight(call)
+            return
+        }
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
         retire(call)
+        // The answer, for this call's id and for those of identical calls waiting on it (`cacheKey`).
+        let answer: (RPCID) -> [UInt8]
+        var cacheable: [UInt8]?
         switch result {
         case .success(let msg?):
             let micros = Int((monotonicNanos() - start) / 1000)
@@ -363,21 +435,23 @@ extension Dispatcher {
                 $0.recordTool(route.tool, isError ? .error : .ok, micros: micros)
             }
             if case .errorResponse = msg.kind, let e = msg.raw.raw("error") {
-                reply(Self.backendError(id: id, e))
+                answer = { Self.backendError(id: $0, e) }
             } else if let r = msg.raw.raw("result") {
                 // Resource links and embedded resources name the backend's URIs: expose them as
                 // `<server>+<uri>`, so they read back through mcpx, and only from this backend.
                 if let exposed = ResourceURI.exposeInToolResult(server: route.server, r) {
-                    reply(Message.response(id: id, rawResult: exposed[...]))
+                    answer = { Message.response(id: $0, rawResult: exposed[...]) }
+                    if !isError && call.cacheKey != nil { cacheable = exposed }
                 } else {
-                    reply(Message.response(id: id, rawResult: r))
+                    answer = { Message.response(id: $0, rawResult: r) }
+                    if !isError && call.cacheKey != nil { cacheable = Array(r) }
                 }
             } else {
-                reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' sent a response without a result")))
+                answer = { Message.response(id: $0, result: Message.toolError("Server '\(route.server)' sent a response without a result")) }
             }
         case .success(nil):
             conn.stats.withLock { $0.recordTool(route.tool, .error, micros: Int((monotonicNanos() - start) / 1000)) }
-            reply(Message.response(id: id, result: Message.toolError("Server '\(route.server)' sent no response")))
+            answer = { Message.response(id: $0, result: Message.toolError("Server '\(route.server)' sent no response")) }
         case .failure(let e):
             let e = BackendError(e.kind, conn.redact(e.message), status: e.status)
             conn.stats.withLock {
@@ -396,18 +470,84 @@ extension Dispatcher {
                 text = "Server '\(route.server)' failed: \(e.message)"
             }
             log.warning("call \(route.server)/\(route.tool) failed: \(e.message)")
-            let answer = Message.response(id: id, result: Message.toolError(text))
             if e.isTransportFailure {
                 // The proxy learns of the failure before the client does, so what the client asks
                 // next (proxy_health, a retry) already sees it.
+                let key = call.state.withLock { $0.replicaKey }
                 Task { [proxy] in
-                    await proxy.reportFailure(route.server, e)
-                    reply(answer)
+                    await proxy.reportFailure(key, e)
+                    self.answer(id, call, route: route, cacheable: nil, { Message.response(id: $0, result: Message.toolError(text)) }, reply: reply)
                 }
-            } else {
-                reply(answer)
+                return
             }
+            answer = { Message.response(id: $0, result: Message.toolError(text)) }
         }
+        self.answer(id, call, route: route, cacheable: cacheable, answer, reply: reply)
+    }
+
+    /// Replies to a call, and to the identical calls waiting on it (keeping a plain result for the
+    /// cache's `ttl`).
+    func answer(_ id: RPCID, _ call: PendingCall, route: Router.Route, cacheable: [UInt8]?, _ answer: (RPCID) -> [UInt8], reply: Reply) {
+        if let key = call.cacheKey {
+            proxy.cache.complete(key, server: route.server, result: cacheable, ttl: call.policy?.cache?.ttl, answer: answer)
+        }
+        reply(answer(id))
+    }
+
+    /// A call that ended without its own answer (cancelled, timed out, its client gone) hands the
+    /// identical calls waiting on it back: they are sent on their own.
+    func settleFlight(_ call: PendingCall) {
+        guard let key = call.cacheKey else { return }
+        for w in proxy.cache.abandon(key) {
+            guard let backend = router.snapshot.backends[w.route.server] else {
+                w.reply(Message.response(id: w.id, result: Message.toolError("Server '\(w.route.server)' was removed; \(w.route.tool) was not called.")))
+                continue
+            }
+            forward(id: w.id, route: w.route, backend: backend, params: w.params, w.session, reply: w.reply)
+        }
+    }
+
+    /// A replicated server's call failed on one replica: when it was not delivered there (or its
+    /// tool may be retried, once), it goes to another usable replica and this returns true.
+    func failover(
+        id: RPCID, _ session: ClientSession, call: PendingCall, conn: BackendConnection, route: Router.Route, bid: Int64, start: UInt64,
+        timeoutMillis: Int, _ e: BackendError, reply: @escaping Reply
+    ) -> Bool {
+        let undelivered = e.wasNotDelivered
+        let retry = !undelivered && e.mayHaveRun && call.policy?.mayRetry(route.tool) == true
+        guard undelivered || retry else { return false }
+        let (key, tried) = call.state.withLock { ($0.replicaKey, $0.tried) }
+        if retry && call.state.withLock({ $0.retried }) { return false }
+        // The current replica set (the failed one may already be out of it), minus those tried.
+        let group = router.snapshot.backends[route.server] ?? call.group!
+        let excluded = tried + [key]
+        guard let balancer = group.balancer, let i = balancer.pick(group.replicas, excluding: excluded) else { return false }
+        let next = group.replicas[i]
+        guard isPending(id, session, call) else { return false }
+        conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
+        next.connection.inFlight.wrappingAdd(1, ordering: .relaxed)
+        call.state.withLock {
+            $0.tried.append(key)
+            $0.replicaKey = next.key
+            if retry { $0.retried = true }
+        }
+        let redacted = BackendError(e.kind, conn.redact(e.message), status: e.status)
+        conn.stats.withLock {
+            $0.calls += 1
+            $0.recordFailure(redacted)
+            $0.recordTool(route.tool, .error, micros: Int((monotonicNanos() - start) / 1000), lastError: redacted.message)
+        }
+        if retry { call.policy?.retries.wrappingAdd(1, ordering: .relaxed) } else { call.policy?.failovers.wrappingAdd(1, ordering: .relaxed) }
+        log.info("call \(route.server)/\(route.tool) \(retry ? "retried" : "not delivered") on \(key) (\(redacted.message)): sent to \(next.key)")
+        if redacted.isTransportFailure { Task { [proxy] in await proxy.reportFailure(key, redacted) } }
+        // The params as the client sent them; mcpx's progress token stays the same.
+        let meta: [UInt8]? = call.progressToken.flatMap { token in
+            guard case .object(var m)? = call.params.value("_meta") else { return nil }
+            m["progressToken"] = token
+            return JSONValue.object(m).serialized()
+        }
+        send(id: id, session, call: call, conn: next.connection, route: route, timeoutMillis: timeoutMillis, params: call.params, meta: meta, reply: reply, retried: false)
+        return true
     }
 
     /// A backend's JSON-RPC error for the client. Its text is the backend's, yet mcpx writes it:
@@ -434,6 +574,7 @@ extension Dispatcher {
         guard let call = session.pending.withLock({ $0.removeValue(forKey: clientID) }) else { return }
         abandon(call, reason: reason)
         retire(call)
+        settleFlight(call)
         call.state.withLock { $0.connection }.stats.withLock { $0.recordTool(call.tool, .cancelled, micros: call.elapsedMicros) }
         call.reply(Self.noAnswer)
         log.debug("cancelled request \(clientID) (\(call.server))")
@@ -469,6 +610,7 @@ extension Dispatcher {
             let (conn, idle, hard) = call.state.withLock { ($0.connection, $0.idleNanos, $0.hardDeadline) }
             abandon(call, reason: "mcpx: timed out")
             retire(call)
+            settleFlight(call)
             conn.stats.withLock {
                 $0.calls += 1
                 $0.recordFailure(BackendError(.timeout, "call timed out"))
@@ -521,6 +663,7 @@ extension Dispatcher {
         for call in calls {
             abandon(call, reason: "mcpx: the client went away")
             retire(call)
+            settleFlight(call)
             call.state.withLock { $0.connection }.stats.withLock { $0.recordTool(call.tool, .cancelled, micros: call.elapsedMicros) }
             call.reply(Self.noAnswer)
         }

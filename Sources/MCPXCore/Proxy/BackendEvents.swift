@@ -51,15 +51,17 @@ final class BackendEvents: Sendable {
         }
     }
 
-    func notification(server: String, method: String, _ msg: IncomingMessage, origin: CallOrigin?) {
+    func notification(server key: String, method: String, _ msg: IncomingMessage, origin: CallOrigin?) {
+        // A replica (`name#N`) speaks for its server, except about its own tools and requests.
+        let server = MultiServerProxy.serverName(ofKey: key)
         switch method {
         case "notifications/progress":
             guard let params = msg.params?.objectValue, let token = params["progressToken"] else {
-                count(server, \.malformedMessages)
+                count(key, \.malformedMessages)
                 return
             }
             guard let (clientToken, call) = tokens.route(token, server: server) else {
-                count(server, \.foreignProgress)
+                count(key, \.foreignProgress)
                 return
             }
             var p = params
@@ -67,7 +69,7 @@ final class BackendEvents: Sendable {
             call.session.send(Message.notification(method: method, params: .object(p)), relatedTo: call.requestID)
         case "notifications/message":
             guard var params = msg.params?.objectValue else {
-                count(server, \.malformedMessages)
+                count(key, \.malformedMessages)
                 return
             }
             if case .string(let l)? = params["logger"] {
@@ -89,15 +91,17 @@ final class BackendEvents: Sendable {
                 } else if busy.isEmpty {
                     sessions.broadcastLog(out, level: level)
                 } else {
-                    count(server, \.ambiguousMessages)
+                    count(key, \.ambiguousMessages)
                 }
             }
         case "notifications/tools/list_changed":
-            refresh(server, .tools) { await $0.refreshTools(server) }
+            refresh(key, .tools) { await $0.refreshTools(key) }
         case "notifications/prompts/list_changed":
             refresh(server, .prompts) { await $0.backendListChanged(server: server, .prompts) }
         case "notifications/resources/list_changed":
             refresh(server, .resources) { await $0.backendListChanged(server: server, .resources) }
+        case "notifications/cancelled":
+            Task { await self.owner?.backendNotification(server: key, method: method, msg) }
         default:
             Task { await self.owner?.backendNotification(server: server, method: method, msg) }
         }

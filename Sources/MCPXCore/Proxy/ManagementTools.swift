@@ -10,15 +10,15 @@ public enum ManagementTools {
 
     public static func definitions(readOnly: Bool) -> [JSONValue] {
         let actions: [JSONValue] = readOnly
-            ? ["list", "health"] : ["add", "remove", "list", "enable", "disable", "health"]
+            ? ["list", "health", "flush_cache"] : ["add", "remove", "list", "enable", "disable", "health", "flush_cache"]
         let manageTool: JSONValue = [
             "name": "manage",
             "title": "Manage MCP servers",
             "description": .string(
                 "Manage the MCP servers behind this proxy. Actions: "
                     + (readOnly
-                        ? "list (every server with URL, status, tool count, last error), health (ping now; name or \"all\"). Changes are disabled (read-only)."
-                        : "add (name + url: connect a new server and expose its tools; or name + command [+ args, env, cwd]: start a local stdio server, only for commands the user allowed with --allow-command), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\").")),
+                        ? "list (every server with URL, status, tool count, last error), health (ping now; name or \"all\"), flush_cache (forget cached results; name or \"all\"). Changes are disabled (read-only)."
+                        : "add (name + url: connect a new server and expose its tools; or name + command [+ args, env, cwd]: start a local stdio server, only for commands the user allowed with --allow-command), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\"), flush_cache (forget cached tool results; name or \"all\"). A server may have several instances: add with urls (a list) instead of url, and optionally loadBalancing.")),
             "inputSchema": [
                 "type": "object",
                 "properties": [
@@ -28,6 +28,14 @@ public enum ManagementTools {
                         "description": "Server name: 1-32 characters of A-Z a-z 0-9 _ -. For health, a name or \"all\" (the default).",
                     ],
                     "url": ["type": "string", "description": "For add: the server's MCP endpoint, an http:// or https:// URL."],
+                    "urls": [
+                        "type": "array", "items": ["type": "string"],
+                        "description": "For add, instead of url: the endpoints of several instances (replicas) of one server; each call goes to one of them.",
+                    ],
+                    "loadBalancing": [
+                        "type": "string", "enum": ["round-robin", "least-connections", "weighted", "health", "random"],
+                        "description": "For add with urls: how a call picks a replica (default least-connections).",
+                    ],
                     "command": ["type": "string", "description": "For add, instead of url: the program of a stdio server (allowed only by --allow-command)."],
                     "args": ["type": "array", "items": ["type": "string"], "description": "For add with command: its arguments."],
                     "env": ["type": "object", "additionalProperties": ["type": "string"], "description": "For add with command: extra environment variables."],

@@ -20,12 +20,13 @@ extension MultiServerProxy {
                 "manage needs \"action\": one of add, remove, list, enable, disable, health")
         }
         let name = args["name"]?.stringValue
-        if settings.readOnly && !["list", "health"].contains(action) {
+        if settings.readOnly && !["list", "health", "flush_cache"].contains(action) {
             return ManagementTools.failure("manage \(action) is disabled: mcpx runs with --read-only")
         }
         switch action {
         case "list": return listResult()
         case "health": return await healthCheckNow(name ?? "all")
+        case "flush_cache": return flushCache(name ?? "all")
         case "add":
             if let command = args["command"] {
                 guard let name, case .string(let cmd) = command else {
@@ -36,11 +37,36 @@ extension MultiServerProxy {
                 case .failure(let e): return ManagementTools.failure("Cannot add \"\(name)\": \(e.message)")
                 }
             }
+            var balancing: ServerConfig.LoadBalancing?
+            if let lb = args["loadBalancing"] {
+                guard let s = lb.stringValue, let v = ServerConfig.LoadBalancing(rawValue: s) else {
+                    return ManagementTools.failure("manage add: \"loadBalancing\" must be one of \(ServerConfig.LoadBalancing.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                balancing = v
+            }
+            if let list = args["urls"] {
+                guard let name else { return ManagementTools.failure("manage add with urls needs \"name\"") }
+                guard case .array(let items) = list, !items.isEmpty, items.count <= 64, items.allSatisfy({ $0.stringValue != nil }) else {
+                    return ManagementTools.failure("manage add: \"urls\" must be a list of 1 to 64 URLs (strings)")
+                }
+                if args["url"] != nil { return ManagementTools.failure("manage add: give \"url\" or \"urls\", not both") }
+                let urls = items.compactMap(\.stringValue)
+                for u in urls {
+                    if let problem = validateURL(u) { return ManagementTools.failure("Cannot add \"\(name)\": \(problem)") }
+                }
+                if Set(urls).count != urls.count { return ManagementTools.failure("Cannot add \"\(name)\": the same URL is given twice") }
+                var config = ServerConfig(name: name, url: urls[0])
+                config.setReplicas(urls.map { ServerConfig.Replica(url: $0) })
+                if let balancing { config.loadBalancing = balancing }
+                return await add(config)
+            }
             guard let name, let url = args["url"]?.stringValue else {
-                return ManagementTools.failure("manage add needs \"name\" and \"url\" (or \"command\" for a stdio server)")
+                return ManagementTools.failure("manage add needs \"name\" and \"url\" (or \"urls\" for several instances, or \"command\" for a stdio server)")
             }
             if let problem = validateURL(url) { return ManagementTools.failure("Cannot add \"\(name)\": \(problem)") }
-            return await add(ServerConfig(name: name, url: url))
+            var config = ServerConfig(name: name, url: url)
+            if let balancing { config.loadBalancing = balancing }
+            return await add(config)
         case "remove", "enable", "disable":
             guard let name else { return ManagementTools.failure("manage \(action) needs \"name\"") }
             guard entries[name] != nil else {
@@ -108,26 +134,28 @@ extension MultiServerProxy {
         let url = config.url
         if let problem = ToolNaming.validateServerName(name) { return ManagementTools.failure("Cannot add: \(problem)") }
         if entries[name] != nil { return ManagementTools.failure("A server named \"\(name)\" already exists") }
-        entries[name] = Entry(config: config, connection: Self.makeConnection(config, loop: loop, log: log, events: events))
+        addEntries(config)
         order.append(name)
-        log.info("manage: adding \(name) at \(Redact.url(url))")
+        let shown = config.instances.map { Redact.url($0.url) }.joined(separator: " | ")
+        log.info("manage: adding \(name) at \(shown)")
         if !started { start(clientCapabilities: clientCapabilities) }
         let ok = await attemptConnect(name)
         guard let e = entries[name] else { return ManagementTools.failure("\"\(name)\" was removed while connecting") }
         if !ok {
             // Adding is all or nothing: a server that cannot be reached is not kept.
             let error = e.config.lastError ?? "unknown error"
-            entries[name] = nil
+            for gone in removeEntries(name) where gone.memberKeys.isEmpty { await gone.connection.close() }
             order.removeAll { $0 == name }
             publishNow()
-            return ManagementTools.failure("Could not add \"\(name)\" at \(Redact.url(url)): \(error)")
+            return ManagementTools.failure("Could not add \"\(name)\" at \(config.replicas.isEmpty ? Redact.url(url) : shown): \(error)")
         }
         startSupervisorAfterConnect(name)
         publishNow()
         persist()
         let count = e.toolNames.count
+        let replicaNote = config.replicas.isEmpty ? "" : " (\(config.replicas.count) replicas, \(config.loadBalancing.rawValue))"
         return ManagementTools.result(
-            "Added \"\(name)\" at \(Redact.url(url)): \(count) tool\(count == 1 ? "" : "s") (\(e.toolNames.prefix(10).joined(separator: ", "))\(count > 10 ? ", ..." : ""))",
+            "Added \"\(name)\" at \(shown)\(replicaNote): \(count) tool\(count == 1 ? "" : "s") (\(e.toolNames.prefix(10).joined(separator: ", "))\(count > 10 ? ", ..." : ""))",
             ["server": .string(name), "status": "ready", "toolCount": .int(Int64(count)),
              "tools": .array(e.toolNames.map { .string($0) })])
     }
@@ -135,21 +163,28 @@ extension MultiServerProxy {
     /// Starts the health loop of a backend that has just connected (no second handshake).
     /// Supervises a backend that has just connected: the health loop (and idle stops) first.
     func startSupervisorAfterConnect(_ name: String) {
+        if isReplicated(name) {
+            superviseReplicasAfterConnect(name)
+            return
+        }
         entries[name]?.supervisor?.cancel()
         entries[name]?.supervisor = Task { [weak self] in await self?.supervise(name, alreadyConnected: true) }
     }
 
     func remove(_ name: String) async -> JSONValue {
         guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
-        e.supervisor?.cancel()
-        removedCalls += e.connection.statsSnapshot.calls
-        bridge.forget(server: name)
-        entries[name] = nil
+        removedCalls += callFigures(name).calls
+        let gone = removeEntries(name)
+        for x in gone {
+            x.supervisor?.cancel()
+            bridge.forget(server: x.config.name)
+            for c in x.attemptWaiters { c.resume() }
+        }
         order.removeAll { $0 == name }
-        for c in e.attemptWaiters { c.resume() }
+        cache.flush(server: name)
         publishNow()
         persist()
-        await e.connection.close()
+        for x in gone where x.memberKeys.isEmpty { await x.connection.close() }
         log.info("manage: removed \(name)")
         return ManagementTools.result(
             "Removed \"\(name)\" (\(e.toolNames.count) tools withdrawn)",
@@ -164,6 +199,10 @@ extension MultiServerProxy {
                 ["server": .string(name), "enabled": .bool(enabled), "status": .string(e.config.status.rawValue)])
         }
         entries[name]!.config.enabled = enabled
+        for k in e.memberKeys {
+            entries[k]?.config.enabled = enabled
+            entries[k]?.config.status = enabled ? .connecting : .disabled
+        }
         persist()
         if enabled {
             entries[name]!.config.status = .connecting
@@ -179,11 +218,14 @@ extension MultiServerProxy {
             return ManagementTools.result(
                 text, ["server": .string(name), "enabled": true, "status": .string(c?.status.rawValue ?? "failed"), "toolCount": .int(Int64(count))])
         } else {
-            entries[name]!.supervisor?.cancel()
-            entries[name]!.supervisor = nil
+            for k in connectionKeys(name) {
+                entries[k]?.supervisor?.cancel()
+                entries[k]?.supervisor = nil
+                entries[k]?.config.status = .disabled
+            }
             entries[name]!.config.status = .disabled
             publishNow()
-            await e.connection.close()
+            for k in connectionKeys(name) { if let c = entries[k]?.connection { await c.close() } }
             return ManagementTools.result(
                 "Disabled \"\(name)\" (\(e.toolNames.count) tools withdrawn)",
                 ["server": .string(name), "enabled": false, "status": "disabled"])
@@ -197,6 +239,23 @@ extension MultiServerProxy {
             "status": .string(c.status.rawValue), "toolCount": .int(Int64(c.toolCount)),
         ]
         o["lastError"] = c.lastError.map { .string($0) } ?? .null
+        if let replicas = replicasJSON(c.name, detailed: detailed) {
+            o["url"] = .string(c.instances.map { Redact.url($0.url) }.joined(separator: " | "))
+            o["replicas"] = replicas
+            o["loadBalancing"] = .string(c.loadBalancing.rawValue)
+        }
+        if detailed, let policy = e.policy {
+            for (k, v) in policy.json.objectValue ?? [:] { o[k] = v }
+            if policy.cache != nil {
+                let u = cache.usage(server: c.name)
+                var co = o["cache"]?.objectValue ?? [:]
+                co["entries"] = .int(Int64(u.entries))
+                co["bytes"] = .int(Int64(u.bytes))
+                o["cache"] = .object(co)
+            }
+            o["failovers"] = .int(Int64(policy.failovers.load(ordering: .relaxed)))
+            o["retries"] = .int(Int64(policy.retries.load(ordering: .relaxed)))
+        }
         if detailed {
             let s = e.connection.statsSnapshot
             o["transport"] = .string(c.transport.rawValue)
@@ -205,9 +264,10 @@ extension MultiServerProxy {
             o["connectAttempts"] = .int(Int64(c.connectAttempts))
             o["stats"] = s.json
             o["toolStats"] = .object(JSONObject(s.tools.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value.json) }))
-            o["calls"] = .int(Int64(s.calls))
-            o["errors"] = .int(Int64(s.errors))
-            o["inFlight"] = .int(Int64(e.connection.inFlight.load(ordering: .relaxed)))
+            let f = callFigures(c.name)
+            o["calls"] = .int(Int64(f.calls))
+            o["errors"] = .int(Int64(f.errors))
+            o["inFlight"] = .int(Int64(f.inFlight))
             // Requests awaiting their answer on the HTTP+SSE stream (a leak would show here).
             if let n = e.connection.legacyPendingCount { o["streamPending"] = .int(Int64(n)) }
         }
@@ -228,6 +288,10 @@ extension MultiServerProxy {
             guard let c = entries[name]?.config else { continue }
             var l = "\(c.name)  \(c.status.rawValue)  \(c.enabled ? "enabled" : "disabled")  \(c.toolCount) tools  \(Redact.url(c.url))"
             if let err = c.lastError, c.status != .ready { l += "  last error: \(err)" }
+            for k in entries[name]?.memberKeys ?? [] {
+                guard let m = entries[k] else { continue }
+                l += "\n  replica \(k)  \(m.difference != nil && m.config.status == .ready ? "inconsistent" : m.config.status.rawValue)  \(Redact.url(m.config.url))"
+            }
             lines.append(l)
         }
         let text = order.isEmpty ? "No servers configured." : "\(order.count) server\(order.count == 1 ? "" : "s"):\n" + lines.joined(separator: "\n")
@@ -237,11 +301,12 @@ extension MultiServerProxy {
 
     func healthCheckNow(_ target: String) async -> JSONValue {
         let names: [String]
+        // A replicated server is checked replica by replica (`name#N`).
         if target == "all" {
-            names = order
+            names = order.flatMap { connectionKeys($0) }
         } else {
-            guard entries[target] != nil else { return ManagementTools.failure("No server named \"\(target)\"") }
-            names = [target]
+            guard entries[target] != nil, !target.contains("#") else { return ManagementTools.failure("No server named \"\(target)\"") }
+            names = connectionKeys(target)
         }
         // Ping every target at once.
         let targets = names.compactMap { n in entries[n].map { (n, $0.connection, $0.config.enabled, $0.config.status) } }
@@ -300,9 +365,9 @@ extension MultiServerProxy {
         for name in order {
             guard let e = entries[name] else { continue }
             servers.append(serverJSON(e, detailed: true))
-            let s = e.connection.statsSnapshot
-            calls += s.calls
-            errors += s.errors
+            let f = callFigures(name)
+            calls += f.calls
+            errors += f.errors
             if e.config.status == .ready { ready += 1 }
         }
         let listed = router.snapshot.listedCount
@@ -340,9 +405,21 @@ extension MultiServerProxy {
         for name in order {
             guard let e = entries[name] else { continue }
             let s = e.connection.statsSnapshot
-            var l = "\n\(name): \(e.config.status.rawValue), \(e.config.toolCount) tools, \(s.calls) calls, \(s.errors) errors"
+            let f = callFigures(name)
+            var l = "\n\(name): \(e.config.status.rawValue), \(e.config.toolCount) tools, \(f.calls) calls, \(f.errors) errors"
             if let f = s.latencyFigures { l += ", p50 \((Double(f.p50) / 1000).fixed(2)) ms" }
             if let err = e.config.lastError { l += ", last error: \(err)" }
+            if !e.memberKeys.isEmpty {
+                l += " (\(e.config.loadBalancing.rawValue))"
+                for k in e.memberKeys {
+                    guard let m = entries[k] else { continue }
+                    let ms = m.connection.statsSnapshot
+                    l += "\n  \(k) \(Redact.url(m.config.url)): \(m.difference != nil && m.config.status == .ready ? "inconsistent (\(m.difference!.summary))" : m.config.status.rawValue), \(ms.calls) calls, \(ms.callErrors) errors"
+                }
+            }
+            if let p = e.policy, p.cache != nil || p.rateLimit != nil {
+                l += ", cache \(p.cacheHits.load(ordering: .relaxed)) hits / \(p.cacheMisses.load(ordering: .relaxed)) misses, \(p.rateLimited.load(ordering: .relaxed)) over the rate limit"
+            }
             text += l
         }
         return ManagementTools.result(text, .object(o))
@@ -374,5 +451,19 @@ extension MultiServerProxy {
     /// Writes the server set to the state file, if there is one (see `StateFile`).
     func persist() {
         stateSaver?(order.compactMap { entries[$0]?.config })
+    }
+
+    /// `manage flush_cache`: forgets the cached results of one server, or of all.
+    func flushCache(_ target: String) -> JSONValue {
+        if target != "all" {
+            guard let e = entries[target], !target.contains("#") else {
+                return ManagementTools.failure("No server named \"\(target)\". Servers: \(order.joined(separator: ", "))")
+            }
+            let n = cache.flush(server: target)
+            let note = e.policy?.cache == nil ? " (it has no \"cache\" in its configuration)" : ""
+            return ManagementTools.result("Flushed \(n) cached result\(n == 1 ? "" : "s") of \"\(target)\"\(note)", ["server": .string(target), "flushed": .int(Int64(n))])
+        }
+        let n = cache.flush(server: nil)
+        return ManagementTools.result("Flushed \(n) cached result\(n == 1 ? "" : "s") of every server", ["server": "all", "flushed": .int(Int64(n))])
     }
 }

@@ -21,6 +21,8 @@ public actor MultiServerProxy {
         public var maxCallTime: Double = 600
         /// Calls in flight to one backend at most; past it calls fail at once.
         public var maxInFlight = 512
+        /// `--cache-max-bytes`: memory for cached tool results, all servers together (LRU).
+        public var cacheMaxBytes = 64 << 20
         public var connectTimeout: Double = 10
         public var healthInterval: Double = 30
         public var backoffBase: Double = 0.5
@@ -92,6 +94,23 @@ public actor MultiServerProxy {
         /// it ended (or failed to start) soon after starting.
         var restarts = 0
         var quickCrashes = 0
+        // Replicas (see MultiServerProxy+Replicas.swift).
+        /// A replicated server's entry: its replicas' keys (it has no connection of its own).
+        var memberKeys: [String] = []
+        /// Of those, the ready ones that list the server's tool set, in order.
+        var usableKeys: [String] = []
+        var balancer: ReplicaBalancer?
+        /// The tool set the server lists (the majority's), and whether its catalog came from its lead.
+        var referenceSignature: [String: UInt64]?
+        var catalogFromLead = false
+        /// A replica's entry: its tools as last listed, their signature, how they differ from its
+        /// server's set (nil when they do not), and its weight.
+        var rawTools: [JSONValue] = []
+        var signature: [String: UInt64] = [:]
+        var difference: ReplicaDifference?
+        var weight = 1
+        /// Cache, rate limit and retries (nil when the server has none).
+        var policy: CallPolicy?
     }
 
     public let settings: Settings
@@ -153,9 +172,10 @@ public actor MultiServerProxy {
         var entries: [String: Entry] = [:]
         var order: [String] = []
         for s in servers {
-            entries[s.name] = Entry(config: s, connection: Self.makeConnection(s, loop: loop, log: log, events: events))
+            for (k, e) in Self.makeEntries(s, loop: loop, log: log, events: events) { entries[k] = e }
             order.append(s.name)
         }
+        self.cache = ResultCache(maxBytes: settings.cacheMaxBytes)
         self.entries = entries
         self.order = order
         events.attach(self)
@@ -172,6 +192,8 @@ public actor MultiServerProxy {
 
     /// Routes server-initiated messages of every backend.
     let events: BackendEvents
+    /// Cached tool results of servers with a `"cache"` policy.
+    public nonisolated let cache: ResultCache
 
     // MARK: Start-up
 
@@ -205,7 +227,7 @@ public actor MultiServerProxy {
     func startupDeadline() {
         startupDeadlinePassed = true
         // Backends still being retried have had their chance: start-up no longer waits for them.
-        for name in order where entries[name]?.retrySoon == true {
+        for name in Array(entries.keys) where entries[name]?.retrySoon == true {
             entries[name]!.retrySoon = false
             entries[name]!.firstAttemptDone = true
             if let err = entries[name]!.config.lastError { log.warning("\(name): connection failed: \(err)") }
@@ -216,7 +238,7 @@ public actor MultiServerProxy {
     }
 
     func checkStartupDone() {
-        let done = startupDeadlinePassed || order.allSatisfy { entries[$0]?.firstAttemptDone ?? true || entries[$0]?.config.enabled == false }
+        let done = startupDeadlinePassed || order.allSatisfy { firstAttemptOver($0) }
         guard done else { return }
         if !router.snapshot.startupDone { publishNow() }
         router.update { $0.startupDone = true }
@@ -264,6 +286,10 @@ public actor MultiServerProxy {
     // MARK: Supervision
 
     func startSupervisor(_ name: String) {
+        if isReplicated(name) {
+            for k in connectionKeys(name) where entries[k]?.config.enabled == true { startSupervisor(k) }
+            return
+        }
         entries[name]?.supervisor?.cancel()
         entries[name]?.supervisor = Task { [weak self] in await self?.supervise(name) }
     }
@@ -367,6 +393,7 @@ public actor MultiServerProxy {
 
     /// One connection attempt: handshake, then every page of tools. Returns whether it worked.
     func attemptConnect(_ name: String) async -> Bool {
+        if isReplicated(name) { return await attemptConnectReplicas(name) }
         guard let e = entries[name] else { return false }
         if e.attemptRunning {
             // A supervisor that was replaced (cancelled) may still be awaiting its attempt: take
@@ -425,7 +452,8 @@ public actor MultiServerProxy {
             // The tools are what start-up waits for; prompts, resources and the event stream follow
             // (with 500 backends this takes half of the requests off the way to a full tools/list).
             finishAttempt(name)
-            await fetchCatalog(name, conn)
+            // A replica's prompts and resources are its server's, fetched from its lead.
+            if e.config.replicaOf == nil { await fetchCatalog(name, conn) }
             guard entries[name]?.connection === conn else { return false }
             applyLogLevel(conn)
             if let e = entries[name], !e.hasEventStream, !e.eventStreamRefused { openEventStream(name) }
@@ -529,6 +557,7 @@ public actor MultiServerProxy {
     public func ensureReady(_ name: String) async -> Bool {
         guard let e = entries[name], e.config.enabled else { return false }
         if e.config.status == .ready { return true }
+        if !e.memberKeys.isEmpty { return await ensureReplicasReady(name) }
         // A stdio server that keeps crashing is restarted on its backoff, not by each call.
         if e.config.stdio != nil && e.quickCrashes > 0 && !e.attemptInProgress { return false }
         if !e.attemptInProgress {
@@ -573,6 +602,10 @@ public actor MultiServerProxy {
     // MARK: Tools and the router
 
     func setTools(_ name: String, _ raw: [JSONValue]) {
+        if entries[name]?.config.replicaOf != nil {
+            setReplicaTools(name, raw)
+            return
+        }
         buildTools(name, raw, taken: [:])
         publish()
     }
@@ -685,6 +718,7 @@ public actor MultiServerProxy {
     /// tells the client if the list changed.
     func publishNow() {
         needsPublish = false
+        for name in order where entries[name]?.memberKeys.isEmpty == false { recomputeGroup(name) }
         resolveNameClashes()
         var routes: [String: Router.Route] = [:]
         var backends: [String: Router.Backend] = [:]
@@ -705,7 +739,16 @@ public actor MultiServerProxy {
         for name in order {
             guard let e = entries[name] else { continue }
             let timeout = Int((e.config.timeoutSeconds ?? settings.callTimeout) * 1000)
-            backends[name] = Router.Backend(connection: e.connection, status: e.config.status, timeoutMillis: timeout)
+            var backend = Router.Backend(connection: e.connection, status: e.config.status, timeoutMillis: timeout)
+            backend.policy = e.policy
+            if !e.memberKeys.isEmpty {
+                backend.balancer = e.balancer
+                backend.replicas = e.usableKeys.compactMap { k in entries[k].map { Router.Replica(key: k, connection: $0.connection, weight: $0.weight) } }
+                for k in e.memberKeys {
+                    if let m = entries[k] { backends[k] = Router.Backend(connection: m.connection, status: m.config.status, timeoutMillis: timeout) }
+                }
+            }
+            backends[name] = backend
             // Routes stay for tools of failed and disabled backends: a call gets a clear answer.
             routes.merge(e.toolRoutes) { a, _ in a }
             if e.config.enabled && e.config.status == .ready && !e.toolBytes.isEmpty {
@@ -761,8 +804,8 @@ public actor MultiServerProxy {
     /// Stops supervision and ends every backend session (DELETE), in parallel, bounded.
     public func shutdown() async {
         shuttingDown = true
-        for name in order { entries[name]?.supervisor?.cancel() }
-        let conns = order.compactMap { entries[$0]?.connection }
+        for e in entries.values { e.supervisor?.cancel() }
+        let conns = order.flatMap { connectionKeys($0) }.compactMap { entries[$0]?.connection }
         await withTaskGroup(of: Void.self) { g in
             for c in conns { g.addTask { await c.close(timeoutMillis: 1_000) } }
         }

@@ -11,9 +11,25 @@ public final class Router: Sendable {
     }
 
     public struct Backend: Sendable {
+        /// The connection calls use; for a server with replicas, its first ready one (calls pick
+        /// one of `replicas` instead).
         public var connection: BackendConnection
         public var status: ServerConfig.Status
         public var timeoutMillis: Int
+        /// The replicas a call may go to (ready, and listing the server's tool set); empty for a
+        /// server with one instance.
+        public var replicas: [Replica] = []
+        public var balancer: ReplicaBalancer?
+        /// Cache, rate limit and retry settings; nil when the server has none.
+        public var policy: CallPolicy?
+    }
+
+    /// One instance of a replicated server, as calls see it.
+    public struct Replica: Sendable {
+        /// Its key among the proxy's connections (`name`, `name#2`, ...).
+        public var key: String
+        public var connection: BackendConnection
+        public var weight: Int
     }
 
     public struct Snapshot: Sendable {

@@ -50,6 +50,53 @@ public struct ServerConfig: Sendable {
         }
     }
 
+    /// One instance of a server that has several (see `replicas`).
+    public struct Replica: Sendable, Equatable {
+        /// Its URL; for a stdio replica `stdio:` and its command line.
+        public var url: String
+        public var stdio: StdioSpec?
+        /// Its share under `weighted` balancing (1 to 1,000).
+        public var weight: Int
+
+        public init(url: String, stdio: StdioSpec? = nil, weight: Int = 1) {
+            self.url = url
+            self.stdio = stdio
+            self.weight = weight
+        }
+    }
+
+    /// How a call picks one of a server's replicas.
+    public enum LoadBalancing: String, Sendable, CaseIterable {
+        case roundRobin = "round-robin"
+        case leastConnections = "least-connections"
+        /// Smooth weighted round-robin over the replicas' weights.
+        case weighted
+        /// Prefers the replica with the best recent latency and error rate (EWMA).
+        case health
+        case random
+    }
+
+    /// `"cache"`: results of matching tools served from memory for `ttl` seconds.
+    public struct CachePolicy: Sendable, Equatable {
+        /// Globs on the backend's own tool names.
+        public var tools: [String]
+        public var ttl: Double
+        public init(tools: [String], ttl: Double) {
+            self.tools = tools
+            self.ttl = ttl
+        }
+    }
+
+    /// `"rateLimit"`: a token bucket over all of the server's replicas.
+    public struct RateLimit: Sendable, Equatable {
+        public var callsPerSecond: Double
+        public var burst: Int
+        public init(callsPerSecond: Double, burst: Int) {
+            self.callsPerSecond = callsPerSecond
+            self.burst = burst
+        }
+    }
+
     public var name: String
     /// The backend's URL; for a stdio server `stdio:` and its command line (see `stdio`).
     public var url: String
@@ -64,6 +111,30 @@ public struct ServerConfig: Sendable {
     /// Tool allow / deny lists (names or `*` patterns), applied to the backend's original names.
     public var allowTools: [String]
     public var denyTools: [String]
+    /// Its instances when it has more than one (the first is also `url`/`stdio`); empty for one.
+    public var replicas: [Replica] = []
+    public var loadBalancing: LoadBalancing = .leastConnections
+    /// `"retry": {"tools": [...]}`: tools that may be sent again (once, to another replica) after
+    /// a failure that may have reached the backend.
+    public var retryTools: [String] = []
+    public var cache: CachePolicy?
+    public var rateLimit: RateLimit?
+    /// Set on the configuration of one replica's own connection: the server it belongs to.
+    public var replicaOf: String?
+
+    /// Every instance: the replicas, or the one the server is.
+    public var instances: [Replica] {
+        replicas.isEmpty ? [Replica(url: url, stdio: stdio)] : replicas
+    }
+
+    /// Sets the instances; the first is also the server's `url`/`stdio`.
+    public mutating func setReplicas(_ list: [Replica]) {
+        guard let first = list.first else { return }
+        url = first.url
+        stdio = first.stdio
+        transport = first.stdio != nil ? .stdio : (transport == .stdio ? .auto : transport)
+        replicas = list.count > 1 ? list : []
+    }
 
     // What mcpx has learned.
     public var status: Status
