@@ -119,3 +119,34 @@ extension BackendStats {
         return ewmaErrors * pow(0.5, Double(now - ewmaAt) / 1e9 / Self.errorHalfLife)
     }
 }
+
+extension BackendStats {
+    /// The figures of several connections (a server's replicas) as one: counters summed, tool
+    /// figures merged, latencies pooled.
+    static func merged(_ all: [BackendStats]) -> BackendStats {
+        guard var out = all.first else { return BackendStats() }
+        for s in all.dropFirst() {
+            out.requests += s.requests
+            out.calls += s.calls
+            out.errors += s.errors
+            out.callErrors += s.callErrors
+            out.timeouts += s.timeouts
+            out.sessionExpiries += s.sessionExpiries
+            out.unknownResponseIDs += s.unknownResponseIDs
+            out.malformedMessages += s.malformedMessages
+            out.foreignProgress += s.foreignProgress
+            out.refusedRequests += s.refusedRequests
+            out.coalescedRefreshes += s.coalescedRefreshes
+            out.ambiguousMessages += s.ambiguousMessages
+            out.reconnects += s.reconnects
+            out.consecutiveFailures = min(out.consecutiveFailures, s.consecutiveFailures)
+            for (k, v) in s.errorsByKind { out.errorsByKind[k, default: 0] += v }
+            for (k, v) in s.tools { out.tools[k, default: ToolStats()].add(v) }
+            out.toolsVersion &+= s.toolsVersion
+            out.ring += s.ring
+            if out.lastError == nil { out.lastError = s.lastError }
+            if out.lastLatencyMicros == nil { out.lastLatencyMicros = s.lastLatencyMicros }
+        }
+        return out
+    }
+}

@@ -54,6 +54,20 @@ public struct ToolStats: Sendable {
         sumMicros += micros
     }
 
+    /// Adds another's counts (the same tool on another replica).
+    mutating func add(_ o: ToolStats) {
+        ok += o.ok
+        errors += o.errors
+        timeouts += o.timeouts
+        cancelled += o.cancelled
+        if !o.buckets.isEmpty {
+            if buckets.isEmpty { buckets = o.buckets } else { for i in buckets.indices { buckets[i] += o.buckets[i] } }
+        }
+        timed += o.timed
+        sumMicros += o.sumMicros
+        if o.lastError != nil { lastError = o.lastError }
+    }
+
     /// The latency (µs) below which a fraction `q` of the timed calls fall, interpolated in its bucket.
     public func quantileMicros(_ q: Double) -> Int? {
         guard timed > 0 else { return nil }

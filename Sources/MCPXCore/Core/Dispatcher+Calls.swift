@@ -51,6 +51,14 @@ final class PendingCall: Sendable {
     }
     let state: Mutex<State>
 
+    /// The `_meta` the backend sees when the call is sent again: the client's, with mcpx's
+    /// progress token (the same on every replica).
+    var backendMeta: [UInt8]? {
+        guard let token = progressToken, case .object(var m)? = params.value("_meta") else { return nil }
+        m["progressToken"] = token
+        return JSONValue.object(m).serialized()
+    }
+
     init(
         server: String, tool: String, connection: BackendConnection, replicaKey: String, backendID: Int64, progressToken: JSONValue?,
         params: RawObject, group: Router.Backend? = nil, policy: CallPolicy? = nil, cacheKey: String? = nil, reply: @escaping @Sendable ([UInt8]) -> Void
@@ -406,10 +414,14 @@ extension Dispatcher {
         id: RPCID, _ session: ClientSession, call: PendingCall, conn: BackendConnection, route: Router.Route, bid: Int64, start: UInt64,
         timeoutMillis: Int, _ result: Result<IncomingMessage?, BackendError>, reply: @escaping Reply
     ) {
-        call.state.withLock {
-            $0.transfer = nil
-            $0.completedBackendID = bid
+        // A request the call has left behind (it timed out and was sent to another replica): stale.
+        let current = call.state.withLock { s -> Bool in
+            guard s.backendID == bid else { return false }
+            s.transfer = nil
+            s.completedBackendID = bid
+            return true
         }
+        guard current else { return }
         if case .failure(let e) = result, call.group != nil,
             failover(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, e, reply: reply)
         {
@@ -540,12 +552,7 @@ extension Dispatcher {
         if retry { call.policy?.retries.wrappingAdd(1, ordering: .relaxed) } else { call.policy?.failovers.wrappingAdd(1, ordering: .relaxed) }
         log.info("call \(route.server)/\(route.tool) \(retry ? "retried" : "not delivered") on \(key) (\(redacted.message)): sent to \(next.key)")
         if redacted.isTransportFailure { Task { [proxy] in await proxy.reportFailure(key, redacted) } }
-        // The params as the client sent them; mcpx's progress token stays the same.
-        let meta: [UInt8]? = call.progressToken.flatMap { token in
-            guard case .object(var m)? = call.params.value("_meta") else { return nil }
-            m["progressToken"] = token
-            return JSONValue.object(m).serialized()
-        }
+        let meta = call.backendMeta
         send(id: id, session, call: call, conn: next.connection, route: route, timeoutMillis: timeoutMillis, params: call.params, meta: meta, reply: reply, retried: false)
         return true
     }
@@ -607,6 +614,7 @@ extension Dispatcher {
             return due.map { ($0.key, $0.value) }
         }
         for (id, call) in expired {
+            if retryAfterTimeout(id, session, call, now: now) { continue }
             let (conn, idle, hard) = call.state.withLock { ($0.connection, $0.idleNanos, $0.hardDeadline) }
             abandon(call, reason: "mcpx: timed out")
             retire(call)
@@ -622,6 +630,43 @@ extension Dispatcher {
             log.warning("call \(id) to \(call.server) \(what)")
             call.reply(Message.response(id: id, result: Message.toolError("Server '\(call.server)' \(what); the call was cancelled.")))
         }
+    }
+
+    /// A call of a replicated server whose tool its `retry` rule names, timed out on one replica
+    /// for the first time: cancelled there and sent to another, with a new deadline. False when
+    /// that does not apply (the caller answers the timeout).
+    func retryAfterTimeout(_ id: RPCID, _ session: ClientSession, _ call: PendingCall, now: UInt64) -> Bool {
+        guard call.group != nil, call.policy?.mayRetry(call.tool) == true else { return false }
+        let (key, tried, retried, hard) = call.state.withLock { ($0.replicaKey, $0.tried, $0.retried, $0.hardDeadline) }
+        guard !retried, now < hard, let group = router.snapshot.backends[call.server], let balancer = group.balancer,
+            let i = balancer.pick(group.replicas, excluding: tried + [key])
+        else { return false }
+        let next = group.replicas[i]
+        // Back in the table before the old request is abandoned: its late completion is stale.
+        let back = session.pending.withLock { p -> Bool in
+            guard p[id] == nil else { return false }
+            p[id] = call
+            return true
+        }
+        guard back else { return false }
+        abandon(call, reason: "mcpx: timed out; retried on another replica")
+        next.connection.inFlight.wrappingAdd(1, ordering: .relaxed)
+        call.state.withLock {
+            $0.tried.append(key)
+            $0.replicaKey = next.key
+            $0.retried = true
+            $0.deadline = min($0.hardDeadline, now + $0.idleNanos)
+            $0.connection.stats.withLock { st in
+                st.recordTool(call.tool, .timeout, micros: call.elapsedMicros, lastError: "call timed out")
+            }
+        }
+        call.policy?.retries.wrappingAdd(1, ordering: .relaxed)
+        log.info("call \(call.server)/\(call.tool) timed out on \(key): retried on \(next.key) (its retry rule allows it once)")
+        let meta = call.backendMeta
+        send(
+            id: id, session, call: call, conn: next.connection, route: Router.Route(server: call.server, tool: call.tool),
+            timeoutMillis: group.timeoutMillis, params: call.params, meta: meta, reply: call.reply, retried: false)
+        return true
     }
 
     /// Checks deadlines until the server stops.

@@ -39,8 +39,8 @@ final class Metrics: Sendable {
         out.family("mcpx_server_tools", "gauge", "Tools the server offers (before filters).")
         for s in servers { out.sample("mcpx_server_tools", [("server", s.name)], s.toolCount) }
         out.family("mcpx_calls_in_flight", "gauge", "Tool calls sent to the server and not yet answered.")
-        for s in servers { out.sample("mcpx_calls_in_flight", [("server", s.name)], max(0, s.connection.inFlight.load(ordering: .relaxed))) }
-        let stats = servers.map { ($0.name, $0.connection.statsSnapshot) }
+        for s in servers { out.sample("mcpx_calls_in_flight", [("server", s.name)], s.inFlight) }
+        let stats = servers.map { ($0.name, $0.stats) }
         out.family("mcpx_backend_reconnects_total", "counter", "Sessions with the server started again after the first.")
         for (name, s) in stats { out.sample("mcpx_backend_reconnects_total", [("server", name)], s.reconnects) }
         // Per tool: the label set `server="…",tool="…"` is written once per tool into `labels` and
@@ -53,6 +53,21 @@ final class Metrics: Sendable {
             let section = Self.toolSection(stats)
             toolSection.withLock { $0 = (key, section) }
             out.bytes.append(contentsOf: section)
+        }
+        let cached = servers.filter { $0.policy?.cache != nil }
+        out.family("mcpx_cache_hits_total", "counter", "Tool calls answered from the result cache (or by an identical call in flight).")
+        for s in cached { out.sample("mcpx_cache_hits_total", [("server", s.name)], s.policy!.cacheHits.load(ordering: .relaxed)) }
+        out.family("mcpx_cache_misses_total", "counter", "Tool calls of cached tools that went to the server.")
+        for s in cached { out.sample("mcpx_cache_misses_total", [("server", s.name)], s.policy!.cacheMisses.load(ordering: .relaxed)) }
+        let limited = servers.filter { $0.policy?.rateLimit != nil }
+        out.family("mcpx_rate_limited_total", "counter", "Tool calls refused by the server's rate limit.")
+        for s in limited { out.sample("mcpx_rate_limited_total", [("server", s.name)], s.policy!.rateLimited.load(ordering: .relaxed)) }
+        let replicated = servers.filter { $0.connections.count > 1 }
+        out.family("mcpx_replica_calls_in_flight", "gauge", "Tool calls in flight per replica of a replicated server.")
+        for s in replicated {
+            for (i, c) in s.connections.enumerated() {
+                out.sample("mcpx_replica_calls_in_flight", [("server", s.name), ("replica", String(i + 1))], max(0, c.inFlight.load(ordering: .relaxed)))
+            }
         }
         out.family("mcpx_clients", "gauge", "Clients connected, by door.")
         for door in [ClientSession.Door.stdio, .http] { out.sample("mcpx_clients", [("door", door.rawValue)], clients[door] ?? 0) }

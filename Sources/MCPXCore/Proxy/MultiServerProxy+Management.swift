@@ -257,7 +257,8 @@ extension MultiServerProxy {
             o["retries"] = .int(Int64(policy.retries.load(ordering: .relaxed)))
         }
         if detailed {
-            let s = e.connection.statsSnapshot
+            // A replicated server's figures are its replicas' together (each is in `replicas`).
+            let s = e.memberKeys.isEmpty ? e.connection.statsSnapshot : BackendStats.merged(e.memberKeys.compactMap { entries[$0]?.connection.statsSnapshot })
             o["transport"] = .string(c.transport.rawValue)
             o["protocolVersion"] = c.protocolVersion.map { .string($0) } ?? .null
             o["serverName"] = c.serverName.map { .string($0) } ?? .null

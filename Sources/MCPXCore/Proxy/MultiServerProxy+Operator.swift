@@ -8,13 +8,24 @@ extension MultiServerProxy {
         public var enabled: Bool
         public var ready: Bool
         public var toolCount: Int
-        public var connection: BackendConnection
+        /// Its connections: its replicas', or its own.
+        public var connections: [BackendConnection]
+        public var policy: CallPolicy?
+
+        /// Calls in flight over all its connections.
+        public var inFlight: Int { connections.reduce(0) { $0 + max(0, $1.inFlight.load(ordering: .relaxed)) } }
+        /// Its figures (summed over its replicas).
+        public var stats: BackendStats {
+            connections.count == 1 ? connections[0].statsSnapshot : BackendStats.merged(connections.map(\.statsSnapshot))
+        }
     }
 
     public func serverFigures() -> [ServerFigures] {
         order.compactMap { name in
             entries[name].map {
-                ServerFigures(name: name, enabled: $0.config.enabled, ready: $0.config.status == .ready, toolCount: $0.config.toolCount, connection: $0.connection)
+                ServerFigures(
+                    name: name, enabled: $0.config.enabled, ready: $0.config.status == .ready, toolCount: $0.config.toolCount,
+                    connections: connectionKeys(name).compactMap { entries[$0]?.connection }, policy: $0.policy)
             }
         }
     }
