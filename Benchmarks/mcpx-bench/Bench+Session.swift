@@ -69,7 +69,7 @@ extension Bench {
         Console.note(summary)
     }
 
-    private func load(_ client: StdioClient, tool: String, total: Int, window: Int) throws(BenchError) -> LoadRun {
+    func load(_ client: StdioClient, tool: String, total: Int, window: Int) throws(BenchError) -> LoadRun {
         let run = LoadRun(tool: tool, base: client.reserveIDs(total), total: total, window: window)
         try client.drive(run, stallTimeout: options.timeout)
         return run

@@ -50,6 +50,11 @@ final class Bench {
             }
         }
 
+        if o.has(.replicas) {
+            for r in 1...o.runs { try replicasRun(r) }
+            try replicaKillRun()
+        }
+
         if o.has(.search) {
             try searchRun(catalogs: ["../shared/data/tool-catalog-a.json", "../shared/data/tool-catalog-b.json"], queriesFile: "Tests/search/devset-a.jsonl")
         }

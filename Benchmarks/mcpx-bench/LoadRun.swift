@@ -21,6 +21,8 @@ final class LoadRun: @unchecked Sendable {
     private(set) var sent = 0
     private(set) var completed = 0
     private(set) var errors = 0
+    /// When each wrong or failed answer arrived (Clock.nanos()).
+    private(set) var errorTimes: [UInt64] = []
     private(set) var firstSend: UInt64 = 0
     private(set) var lastArrival: UInt64 = 0
     private var batch: [UInt8] = []
@@ -87,7 +89,10 @@ final class LoadRun: @unchecked Sendable {
         latencies[completed] = time &- sendTimes[index]
         completed += 1
         lastArrival = time
-        if hasError || !Bytes.echoMatches(line, count: count, id: id) { errors += 1 }
+        if hasError || !Bytes.echoMatches(line, count: count, id: id) {
+            errors += 1
+            errorTimes.append(time)
+        }
         if sent < total {
             appendRequest(sent, to: &batch)
             sent += 1

@@ -653,3 +653,91 @@ def test_servers_flag_pipe_separates_replicas(example, mcpx):
     names = pipe.tool_names()
     assert names.count("main__whoami") == 1
     assert text_of(pipe.call_ok("main__whoami")) in {"r0", "r1"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Timeouts, stdio replicas, persistence
+# ---------------------------------------------------------------------------------------------
+
+
+def test_timed_out_call_is_retried_once_on_another_replica_only_with_a_retry_rule(example, mcpx, tmp_path):
+    """r0 answers every call after 1.5 s, the server's timeout is 0.4 s. With `retry` naming
+    whoami, a call that lands on r0 times out there and is answered by r1, once; without it, the
+    call that lands on r0 gets the timeout error. Round-robin makes the first call land on r0."""
+    slow, fast = example("r0", "--delay-ms", "1500"), example("r1")
+    for rule, expect_ok in (({"retry": {"tools": ["whoami"]}}, True), ({}, False)):
+        server = {"urls": [slow.url, fast.url], "loadBalancing": "round-robin", "timeout": 0.4, **rule}
+        config = write_mcpx_config(tmp_path / f"retry-{expect_ok}.json", {SERVER: server})
+        pipe = mcpx((), "--config", str(config))
+        pipe.initialize()
+        wait_all_ready(pipe, 2)
+        started = time.monotonic()
+        response = pipe.call_tool("main__whoami", {}, timeout=10)
+        elapsed = time.monotonic() - started
+        if expect_ok:
+            assert is_ok(response) and text_of(response["result"]) == "r1", response
+            assert elapsed < 1.4, f"the retry should not wait for the slow replica: {elapsed:.2f} s"
+            assert status_entry(pipe).get("retries") == 1, status_entry(pipe)
+        else:
+            assert not is_ok(response), f"without a retry rule a timed-out call is not repeated: {response}"
+            assert "0.4" in json.dumps(response) or "timed out" in json.dumps(response).lower(), response
+        one_answer_only(pipe)
+        pipe.close()
+
+
+def test_stdio_replicas_from_a_config_file(example_server_bin, mcpx, tmp_path):
+    """`"replicas": [{"command": ...}, {"command": ...}]`: two stdio processes behind one name,
+    both called (round-robin), each with its own pid in status."""
+    replicas = [{"command": str(example_server_bin), "args": ["--stdio", "--name", f"s{i}"]} for i in range(2)]
+    pipe = start_mcpx_with(mcpx, tmp_path, {"replicas": replicas, "loadBalancing": "round-robin"})
+    entry = wait_all_ready(pipe, 2)
+    pids = [r.get("pid") for r in replicas_of(entry)]
+    assert all(isinstance(p, int) for p in pids) and len(set(pids)) == 2, entry
+    counts, failures = whoami_counts(call_sequential(pipe, "main__whoami", {}, 10))
+    assert not failures and counts == Counter({"s0": 5, "s1": 5}), (counts, failures)
+
+
+def test_replicas_added_with_manage_survive_a_restart_through_the_state_file(example, mcpx, manage, tmp_path):
+    """`manage add` with urls and --state: after a restart the server comes back with both
+    replicas and its balancing."""
+    a, b = example("r0"), example("r1")
+    state = tmp_path / "state.json"
+    pipe = mcpx((), "--state", str(state))
+    pipe.initialize()
+    response = manage(pipe, "add", name=SERVER, urls=[a.url, b.url], loadBalancing="round-robin")
+    assert is_ok(response), response
+    pipe.close()
+    saved = json.loads(state.read_text())
+    assert any(s.get("urls") == [a.url, b.url] for s in saved["servers"]), saved
+    again = mcpx((), "--state", str(state))
+    again.initialize()
+    entry = wait_all_ready(again, 2)
+    assert entry.get("loadBalancing") == "round-robin", entry
+    counts, failures = whoami_counts(call_sequential(again, "main__whoami", {}, 4))
+    assert not failures and counts == Counter({"r0": 2, "r1": 2}), (counts, failures)
+
+
+@pytest.mark.parametrize(
+    "server, words",
+    [
+        ({"urls": []}, "non-empty"),
+        ({"urls": ["http://127.0.0.1:1/mcp", "http://127.0.0.1:1/mcp"]}, "same instance"),
+        ({"urls": ["ftp://x"]}, "http"),
+        ({"urls": ["http://127.0.0.1:1/mcp"], "url": "http://127.0.0.1:2/mcp"}, "one place"),
+        ({"replicas": [{"url": "http://127.0.0.1:1/mcp", "weight": 0}]}, "weight"),
+        ({"urls": ["http://127.0.0.1:1/mcp"], "loadBalancing": "fastest"}, "loadBalancing"),
+        ({"url": "http://127.0.0.1:1/mcp", "cache": {"tools": ["x"], "ttl": -1}}, "ttl"),
+        ({"url": "http://127.0.0.1:1/mcp", "rateLimit": {"callsPerSecond": 0}}, "rateLimit"),
+    ],
+)
+def test_bad_replica_config_is_refused_with_the_key_path(mcpx_bin, tmp_path, server, words):
+    """A wrong replica, balancing, cache or rate-limit entry stops mcpx (exit 2) naming the file,
+    the key path and the problem."""
+    import subprocess
+
+    config = write_mcpx_config(tmp_path / "bad.json", {SERVER: server})
+    proc = subprocess.run(
+        [str(mcpx_bin), "--stdio", "--config", str(config)], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10
+    )
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "bad.json" in proc.stderr and "mcpServers.main" in proc.stderr and words in proc.stderr, proc.stderr

@@ -415,8 +415,9 @@ extension Dispatcher {
         timeoutMillis: Int, _ result: Result<IncomingMessage?, BackendError>, reply: @escaping Reply
     ) {
         // A request the call has left behind (it timed out and was sent to another replica): stale.
+        // (Request ids are per connection: the id and the connection together name the request.)
         let current = call.state.withLock { s -> Bool in
-            guard s.backendID == bid else { return false }
+            guard s.backendID == bid, s.connection === conn else { return false }
             s.transfer = nil
             s.completedBackendID = bid
             return true
@@ -588,9 +589,14 @@ extension Dispatcher {
     }
 
     /// Stops a call mcpx no longer waits for: abort the transfer, tell the backend.
-    func abandon(_ call: PendingCall, reason: String?) {
+    /// `superseded`: the call goes on elsewhere, so a completion of this request that comes
+    /// anyway (the transfer's cancel) is stale (`finish` ignores request ids not the call's).
+    func abandon(_ call: PendingCall, reason: String?, superseded: Bool = false) {
         let (conn, bid, transfer) = call.state.withLock { s in
-            defer { s.transfer = nil }
+            defer {
+                s.transfer = nil
+                if superseded { s.backendID = -1 }
+            }
             return (s.connection, s.backendID, s.transfer)
         }
         conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
@@ -649,7 +655,7 @@ extension Dispatcher {
             return true
         }
         guard back else { return false }
-        abandon(call, reason: "mcpx: timed out; retried on another replica")
+        abandon(call, reason: "mcpx: timed out; retried on another replica", superseded: true)
         next.connection.inFlight.wrappingAdd(1, ordering: .relaxed)
         call.state.withLock {
             $0.tried.append(key)

@@ -448,7 +448,8 @@ public actor MultiServerProxy {
             if entries[name]!.config.lastConnectedAt != nil { conn.stats.withLock { $0.reconnects += 1 } }
             entries[name]!.config.lastConnectedAt = wallClockSeconds()
             setTools(name, tools)
-            log.info("\(name): ready, \(entries[name]!.toolNames.count) tools, protocol \(conn.protocolVersion ?? "?")")
+            let toolCount = e.config.replicaOf != nil ? entries[name]!.signature.count : entries[name]!.toolNames.count
+            log.info("\(name): ready, \(toolCount) tools, protocol \(conn.protocolVersion ?? "?")")
             // The tools are what start-up waits for; prompts, resources and the event stream follow
             // (with 500 backends this takes half of the requests off the way to a full tools/list).
             finishAttempt(name)
