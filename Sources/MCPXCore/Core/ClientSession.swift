@@ -42,6 +42,38 @@ public final class ClientSession: Sendable {
         /// Exposed resource URIs the client subscribed to.
         var subscriptions: Set<String> = []
         var ended = false
+        /// A 2026-07-28 client (stateless requests): list changes and resource updates go only to
+        /// its `subscriptions/listen` streams; logs only for requests that asked (`requestLogLevels`).
+        var modern = false
+        var listens: [Listen] = []
+        var requestLogLevels: [RPCID: MCPLogLevel] = [:]
+    }
+
+    /// A 2026-07-28 `subscriptions/listen` stream: what it asked for, tagged with its request id.
+    struct Listen {
+        var id: RPCID
+        var tools = false
+        var prompts = false
+        var resources = false
+        /// Exposed resource URIs whose updates it wants.
+        var uris: Set<String> = []
+
+        /// Whether it wants `notifications/<list>/list_changed` (`method`).
+        func wants(_ method: String) -> Bool {
+            switch method {
+            case "notifications/tools/list_changed": return tools
+            case "notifications/prompts/list_changed": return prompts
+            case "notifications/resources/list_changed": return resources
+            default: return false
+            }
+        }
+
+        /// `_meta: {subscriptionId}` (and `rest`) as notification params.
+        func params(_ rest: JSONObject = [:]) -> JSONValue {
+            var o: JSONObject = ["_meta": [ModernEra.subscriptionIDKey: id.json]]
+            for (k, v) in rest where k != "_meta" { o[k] = v }
+            return .object(o)
+        }
     }
 
     let state = Mutex(State())
@@ -65,6 +97,36 @@ public final class ClientSession: Sendable {
     var logLevel: MCPLogLevel? { state.withLock { $0.logLevel } }
     public var isEnded: Bool { state.withLock { $0.ended } }
 
+    public var isModern: Bool { state.withLock { $0.modern } }
+
+    /// A 2026-07-28 request came: the session is modern, with that request's capabilities. True
+    /// the first time.
+    func markModern(capabilities: JSONValue) -> Bool {
+        state.withLock { s -> Bool in
+            defer {
+                s.modern = true
+                s.initialized = true
+                s.protocolVersion = ModernEra.version
+                s.capabilities = capabilities
+            }
+            return !s.modern
+        }
+    }
+
+    func addListen(_ l: Listen) { state.withLock { $0.listens.append(l) } }
+
+    /// Ends a listen stream; nil when `id` is none.
+    func removeListen(_ id: RPCID) -> Listen? {
+        state.withLock { s -> Listen? in
+            guard let i = s.listens.firstIndex(where: { $0.id == id }) else { return nil }
+            return s.listens.remove(at: i)
+        }
+    }
+
+    func setRequestLogLevel(_ id: RPCID, _ level: MCPLogLevel?) {
+        state.withLock { $0.requestLogLevels[id] = level }
+    }
+
     /// Whether the client declared `capability` (sampling, elicitation, roots).
     func declares(_ capability: String) -> Bool { capabilities[capability] != nil }
 
@@ -73,7 +135,13 @@ public final class ClientSession: Sendable {
             $0.protocolVersion = version
             $0.capabilities = capabilities
         }
+        legacy.store(true, ordering: .relaxed)
     }
+
+    /// The client did the `initialize` handshake: its requests are handshake-era (read per request,
+    /// without the lock).
+    let legacy = Atomic<Bool>(false)
+    var isLegacy: Bool { legacy.load(ordering: .relaxed) }
 
     func setLogLevel(_ level: MCPLogLevel) { state.withLock { $0.logLevel = level } }
 
@@ -97,6 +165,10 @@ public final class ClientSession: Sendable {
     /// Sends `notifications/<kind>/list_changed`, now or once the client is initialized; nothing
     /// when the client has not fetched that list yet.
     func listChanged(_ method: String) {
+        if let listens = state.withLock({ $0.modern ? $0.listens : nil }) {
+            for l in listens where l.wants(method) { outlet.deliver(Message.notification(method: method, params: l.params()), relatedTo: nil) }
+            return
+        }
         let now = state.withLock { s -> Bool in
             guard s.listed.contains(method), !s.ended else { return false }
             if !s.initialized { s.pendingListChanged.insert(method) }
@@ -107,10 +179,31 @@ public final class ClientSession: Sendable {
 
     func subscribe(_ uri: String) { state.withLock { _ = $0.subscriptions.insert(uri) } }
     func unsubscribe(_ uri: String) { state.withLock { _ = $0.subscriptions.remove(uri) } }
-    func isSubscribed(_ uri: String) -> Bool { state.withLock { $0.subscriptions.contains(uri) } }
+    func isSubscribed(_ uri: String) -> Bool {
+        state.withLock { s in s.subscriptions.contains(uri) || s.listens.contains { $0.uris.contains(uri) } }
+    }
 
-    /// Whether a backend log message at `level` reaches this client (all of them until it sets a level).
-    func wantsLog(_ level: String?) -> Bool {
+    /// `notifications/resources/updated` for the exposed `uri`: as it is, or on each listen stream
+    /// that asked for it.
+    func resourceUpdated(_ uri: String, params: JSONObject) {
+        let method = "notifications/resources/updated"
+        if let listens = state.withLock({ $0.modern ? $0.listens : nil }) {
+            for l in listens where l.uris.contains(uri) { send(Message.notification(method: method, params: l.params(params))) }
+        } else {
+            send(Message.notification(method: method, params: .object(params)))
+        }
+    }
+
+    /// Whether a backend log message at `level` about client request `request` (nil: about none)
+    /// reaches this client: all of them until it sets a level; for a 2026-07-28 client only those
+    /// of a request that asked for logs, at its level.
+    func wantsLog(_ level: String?, request: RPCID? = nil) -> Bool {
+        let (modern, perRequest) = state.withLock { s in (s.modern, request.flatMap { s.requestLogLevels[$0] }) }
+        if modern {
+            guard let perRequest else { return false }
+            guard let level, let l = MCPLogLevel(rawValue: level) else { return true }
+            return l >= perRequest
+        }
         guard let mine = logLevel else { return true }
         guard let level, let l = MCPLogLevel(rawValue: level) else { return true }
         return l >= mine

@@ -574,6 +574,7 @@ extension Dispatcher {
     /// `notifications/cancelled` from the client: stop the backend's work, send no answer. A call
     /// still parked (waiting for start-up or a reconnect) is dropped and never sent.
     func cancel(clientID: RPCID, _ session: ClientSession, reason: String?) {
+        if session.isModern, endListen(clientID, session) { return }
         if let parked = session.parkedCalls.withLock({ $0.removeValue(forKey: clientID) }) {
             parked.reply(Self.noAnswer)
             log.debug("cancelled request \(clientID) before it was sent")

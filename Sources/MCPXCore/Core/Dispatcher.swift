@@ -88,6 +88,28 @@ public final class Dispatcher: Sendable {
     // MARK: Requests
 
     func request(id: RPCID, method: String, _ msg: IncomingMessage, _ session: ClientSession, reply: @escaping Reply) {
+        // A client that did the handshake is handshake-era for good; any other request may be a
+        // stateless 2026-07-28 one (its `_meta` says).
+        if !session.isLegacy {
+            switch ModernEra.envelope(of: msg) {
+            case .none:
+                if method == "server/discover" {
+                    reply(Message.error(id: id, .invalidParams("server/discover is a \(ModernEra.version) request: params._meta must carry \(ModernEra.protocolVersionKey) and \(ModernEra.capabilitiesKey)")))
+                    return
+                }
+            case .invalid(let e):
+                reply(Message.error(id: id, e))
+                return
+            case .modern(let envelope):
+                modernRequest(id: id, method: method, msg, envelope, session, reply: reply)
+                return
+            }
+        }
+        dispatch(id: id, method: method, msg, session, reply: reply)
+    }
+
+    /// A request of either era, once its era is settled.
+    func dispatch(id: RPCID, method: String, _ msg: IncomingMessage, _ session: ClientSession, reply: @escaping Reply) {
         switch method {
         case "initialize":
             initialize(id: id, msg, session, reply: reply)
@@ -123,6 +145,10 @@ public final class Dispatcher: Sendable {
         }
         let version = Self.supportedVersions.contains(requested) ? requested : Self.latestVersion
         let caps = params["capabilities"]?.objectValue.map { JSONValue.object($0) } ?? .object([:])
+        if session.isModern {
+            reply(Message.error(id: id, RPCError(.unsupportedVersion, "This client has made \(ModernEra.version) requests; the initialize handshake is not accepted on the same connection", data: ["supported": [.string(ModernEra.version)], "requested": .string(requested)])))
+            return
+        }
         session.setInitializeParams(version: version, capabilities: caps)
         Task { [proxy] in
             // Backends connect now (unless a door started them already), told only what this client

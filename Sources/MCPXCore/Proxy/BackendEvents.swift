@@ -81,7 +81,7 @@ final class BackendEvents: Sendable {
             let level = params["level"]?.stringValue
             if let origin {
                 // Logged while serving a client's call: that client's alone.
-                if origin.session.wantsLog(level) { origin.session.send(out, relatedTo: origin.requestID) }
+                if origin.session.wantsLog(level, request: origin.requestID) { origin.session.send(out, relatedTo: origin.requestID) }
             } else {
                 // On no call's response: the one client with calls in flight there, else every
                 // client; with several such clients it could be any one's, so nobody's.

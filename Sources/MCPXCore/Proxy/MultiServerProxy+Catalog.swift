@@ -95,8 +95,7 @@ extension MultiServerProxy {
             }
             let exposed = ResourceURI.expose(server: server, uri)
             params["uri"] = .string(exposed)
-            let out = Message.notification(method: method, params: .object(params))
-            for s in sessions.subscribers(of: exposed) { s.send(out) }
+            for s in sessions.subscribers(of: exposed) { s.resourceUpdated(exposed, params: params) }
         case "notifications/cancelled":
             // The backend gave up on a request it sent the client.
             guard let v = msg.params?["requestId"], let bid = RPCID(v) else { return }

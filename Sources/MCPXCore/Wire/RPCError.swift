@@ -12,6 +12,11 @@ public struct RPCError: Error, Sendable, CustomStringConvertible {
         public static let invalidParams = Code(rawValue: -32602)
         public static let internalError = Code(rawValue: -32603)
         public static let resourceNotFound = Code(rawValue: -32002)
+        /// 2026-07-28: HTTP headers disagree with the body; a client capability is missing; the
+        /// protocol version is not spoken (`data.supported`).
+        public static let headerMismatch = Code(rawValue: -32020)
+        public static let missingCapability = Code(rawValue: -32021)
+        public static let unsupportedVersion = Code(rawValue: -32022)
     }
 
     public var code: Code
