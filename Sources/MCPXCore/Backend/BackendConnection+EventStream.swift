@@ -17,14 +17,17 @@ extension BackendConnection {
         lastEventID: String?, onAnswer: (@Sendable () -> Void)? = nil, onEnd: @escaping @Sendable (EventStreamEnd, String?) -> Void
     ) -> HTTPTransfer {
         closeEventStream()
-        let headers = session.withLock { $0.headers }
+        let (headers, envelope) = session.withLock { ($0.headers, $0.modern ? $0.envelope : nil) }
         let reader = EventStreamReader(onMessage: onStreamMessage, maxBytes: maxResponseBytes) { [weak self] in
             self?.stats.withLock { $0.malformedMessages += 1 }
         }
         var extra = ["Accept: text/event-stream"]
         if let lastEventID, BackendConnection.isValidSessionID(lastEventID) { extra.append("Last-Event-ID: \(lastEventID)") }
+        // At 2026-07-28 the stream is a `subscriptions/listen` request's SSE answer.
+        let listen = envelope.map { listenRequest(envelope: $0) }
         let t = HTTPTransfer(
-            method: .get, url: url, headers: headers, extraHeaders: extra, timeoutMillis: 0, direct: direct,
+            method: listen == nil ? .get : .post, url: url, headers: listen == nil ? headers : modernHeaders(method: "subscriptions/listen", name: nil),
+            extraHeaders: listen == nil ? extra : [], body: listen ?? [], timeoutMillis: 0, direct: direct,
             onHead: { status, h in
                 defer { onAnswer?() }
                 return reader.head(status, h)
@@ -40,6 +43,26 @@ extension BackendConnection {
         loop.start(t)
         session.withLock { $0.eventStream = t }
         return t
+    }
+
+    /// A `subscriptions/listen` request for every list change (2026-07-28).
+    func listenRequest(envelope: [UInt8]) -> [UInt8] {
+        var body = Array(#"{"jsonrpc":"2.0","id":"mcpx-listen-"#.utf8)
+        body += Array(String(makeRequestID()).utf8)
+        body += Array(#"","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true,"promptsListChanged":true,"resourcesListChanged":true},"_meta":{"#.utf8)
+        body += envelope
+        body += Array("}}}".utf8)
+        return body
+    }
+
+    /// A 2026-07-28 stdio server: its list changes come on a `subscriptions/listen` stream, opened
+    /// once per process (its frames arrive on stdout with everything else).
+    func listenOnStdio() {
+        let (stdio, envelope) = session.withLock { ($0.stdio, $0.modern ? $0.envelope : nil) }
+        guard let stdio, let envelope else { return }
+        let body = listenRequest(envelope: envelope)
+        guard let id = (try? RawObject(body))?.value("id").flatMap(RPCID.init) else { return }
+        stdio.send(body, expecting: id, timeoutMillis: 0) { _ in }
     }
 
     /// Stops the GET stream, if one is open.

@@ -25,28 +25,15 @@ extension BackendConnection {
             onExit: { [weak self] why, lived in self?.processEnded(why, lived: lived) })
         channel.start()
         do throws(BackendError) {
-            let id = RPCID.int(makeRequestID())
-            let answer = await withCheckedContinuation { c in
-                channel.send(Message.request(id: id, method: "initialize", params: params), expecting: id, timeoutMillis: timeoutMillis) {
-                    c.resume(returning: $0)
+            // 2026-07-28 first, on the same process (the first request decides its era).
+            var modern = false
+            if protocolChoice != .handshake {
+                modern = try await probeModern(clientCapabilities: params["capabilities"] ?? .object([:]), timeoutMillis: timeoutMillis, via: channel)
+                if !modern && protocolChoice == .modern {
+                    throw BackendError(.protocolViolation, "the server does not answer server/discover at \(ModernEra.version) (\"protocol\": \"\(ModernEra.version)\" is configured)")
                 }
             }
-            let m: IncomingMessage
-            switch answer {
-            case .success(let msg?): m = msg
-            case .success(nil): throw BackendError(.protocolViolation, "no answer to initialize")
-            case .failure(let e): throw e
-            }
-            if case .errorResponse = m.kind {
-                throw BackendError(.protocolViolation, "initialize failed: \(redact(m.raw.value("error")?["message"]?.stringValue ?? "error"))")
-            }
-            guard let result = m.raw.value("result"), case .string(let version)? = result["protocolVersion"],
-                Self.supportedVersions.contains(version)
-            else {
-                throw BackendError(.protocolViolation, "initialize result has no supported protocolVersion")
-            }
-            adopt(result, version: version, sessionID: nil)
-            channel.send(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: 0) { _ in }
+            if !modern { try await stdioInitialize(channel, params, timeoutMillis: timeoutMillis) }
         } catch {
             await channel.close()
             let tail = channel.stderrTail
@@ -69,6 +56,36 @@ extension BackendConnection {
         }
         #endif
     }
+
+    #if os(Linux)
+    /// The `initialize` handshake on a started process.
+    func stdioInitialize(_ channel: StdioChannel, _ params: JSONValue, timeoutMillis: Int) async throws(BackendError) {
+        do {
+            let id = RPCID.int(makeRequestID())
+            let answer = await withCheckedContinuation { c in
+                channel.send(Message.request(id: id, method: "initialize", params: params), expecting: id, timeoutMillis: timeoutMillis) {
+                    c.resume(returning: $0)
+                }
+            }
+            let m: IncomingMessage
+            switch answer {
+            case .success(let msg?): m = msg
+            case .success(nil): throw BackendError(.protocolViolation, "no answer to initialize")
+            case .failure(let e): throw e
+            }
+            if case .errorResponse = m.kind {
+                throw BackendError(.protocolViolation, "initialize failed: \(redact(m.raw.value("error")?["message"]?.stringValue ?? "error"))")
+            }
+            guard let result = m.raw.value("result"), case .string(let version)? = result["protocolVersion"],
+                Self.supportedVersions.contains(version)
+            else {
+                throw BackendError(.protocolViolation, "initialize result has no supported protocolVersion")
+            }
+            adopt(result, version: version, sessionID: nil)
+            channel.send(Message.notification(method: "notifications/initialized", params: nil), expecting: nil, timeoutMillis: 0) { _ in }
+        }
+    }
+    #endif
 
     /// The process ended by itself: forget it, so the next request fails at once and the proxy
     /// restarts it (`lived`: how long it ran, in seconds).

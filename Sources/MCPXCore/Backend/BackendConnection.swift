@@ -56,6 +56,11 @@ public final class BackendConnection: Sendable {
         var waking: [(body: [UInt8], id: RPCID?, timeoutMillis: Int, completion: @Sendable (Result<IncomingMessage?, BackendError>) -> Void)] = []
         /// What the last handshake told the backend of the client (for a restart on demand).
         var clientCapabilities: JSONValue = .object([:])
+        /// The backend speaks 2026-07-28: no session; `envelope` goes into every request's `_meta`
+        /// and `modernHeaders` caches header lists by method and name (BackendConnection+Modern).
+        var modern = false
+        var envelope: [UInt8] = []
+        var modernHeaders: [String: HeaderList] = [:]
     }
 
     let session: Mutex<Session>
@@ -67,6 +72,8 @@ public final class BackendConnection: Sendable {
 
     /// Which transport the user asked for (`auto` detects it at each handshake).
     public let transport: ServerConfig.Transport
+    /// Which protocol era (`auto` probes `server/discover` at each handshake).
+    public let protocolChoice: ProtocolChoice
     /// For a stdio server: the process to start at each handshake.
     let stdioSpec: ServerConfig.StdioSpec?
     /// A stdio server with an idle timeout: calls note when they happen (a plain flag for the hot path).
@@ -79,7 +86,7 @@ public final class BackendConnection: Sendable {
 
     public init(
         name: String, url: String, headers: [(name: String, value: String)], transport: ServerConfig.Transport = .auto,
-        loop: CurlLoop, log: Logger, maxResponseBytes: Int = 32 << 20, stdio: ServerConfig.StdioSpec? = nil,
+        loop: CurlLoop, log: Logger, maxResponseBytes: Int = 32 << 20, stdio: ServerConfig.StdioSpec? = nil, protocolChoice: ProtocolChoice = .auto,
         onProcessExit: (@Sendable (String, Double) -> Void)? = nil, onMessage: @escaping @Sendable (IncomingMessage, CallOrigin?) -> Void
     ) {
         self.name = name
@@ -88,6 +95,7 @@ public final class BackendConnection: Sendable {
         self.malformedCounter = MalformedCounter()
         self.onProcessExit = onProcessExit
         self.transport = transport
+        self.protocolChoice = transport == .sse ? .handshake : protocolChoice
         self.url = url
         self.direct = HTTPTransfer.isLoopback(url)
         self.parsedURL = CurlURL(url)
@@ -145,9 +153,26 @@ public final class BackendConnection: Sendable {
     public func post(
         _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, origin: CallOrigin? = nil,
         onProgress: (@Sendable () -> Void)? = nil, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil,
+        headers givenHeaders: HeaderList? = nil, modernReady: Bool = false,
         completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
     ) -> HTTPTransfer? {
-        let (headers, sentSession, legacy, stdio) = session.withLock { ($0.headers, $0.id != nil, $0.legacy, $0.stdio) }
+        let (sessionHeaders, sentSession, legacy, stdio, envelope) = session.withLock {
+            ($0.headers, $0.id != nil, $0.legacy, $0.stdio, $0.modern && !modernReady ? $0.envelope : nil)
+        }
+        var body = body
+        var headers = givenHeaders ?? sessionHeaders
+        if let envelope {
+            // A 2026-07-28 backend: the envelope in `_meta`, the method (and name) in headers. It
+            // takes no notifications over HTTP (a cancel is the closed request).
+            let m = modernize(body, envelope: envelope)
+            body = m.body
+            if let h = m.headers {
+                headers = givenHeaders ?? h
+            } else if stdio == nil {
+                completion(.success(nil))
+                return nil
+            }
+        }
         if let stdio {
             stdio.send(body, expecting: id, timeoutMillis: timeoutMillis, completion: completion)
             return nil
@@ -190,10 +215,13 @@ public final class BackendConnection: Sendable {
 
     /// `post`, awaited.
     func exchange(
-        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, origin: CallOrigin? = nil, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil
+        _ body: [UInt8], expecting id: RPCID?, timeoutMillis: Int, origin: CallOrigin? = nil, onHeaders: (@Sendable (HTTPHeaders) -> Void)? = nil,
+        headers: HeaderList? = nil
     ) async -> Result<IncomingMessage?, BackendError> {
         await withCheckedContinuation { c in
-            post(body, expecting: id, timeoutMillis: timeoutMillis, origin: origin, onHeaders: onHeaders) { c.resume(returning: $0) }
+            post(body, expecting: id, timeoutMillis: timeoutMillis, origin: origin, onHeaders: onHeaders, headers: headers, modernReady: headers != nil) {
+                c.resume(returning: $0)
+            }
         }
     }
 
@@ -267,6 +295,7 @@ public final class BackendConnection: Sendable {
             s.clientCapabilities = clientCapabilities
             s.id = nil
             s.protocolVersion = nil
+            s.modern = false
             s.headers = HeaderList(Self.baseHeaders + userHeaders)
             defer {
                 s.legacy = nil
@@ -286,9 +315,16 @@ public final class BackendConnection: Sendable {
             try await stdioHandshake(params, timeoutMillis: timeoutMillis)
         case .sse:
             try await legacyHandshake(params, timeoutMillis: timeoutMillis)
-        case .streamableHTTP:
-            try await streamableHandshake(params, timeoutMillis: timeoutMillis)
-        case .auto:
+        case .streamableHTTP, .auto:
+            // 2026-07-28 first, as the spec's dual-era rules say (unless the configuration chose).
+            if protocolChoice != .handshake {
+                if try await probeModern(clientCapabilities: clientCapabilities, timeoutMillis: timeoutMillis) { return }
+                if protocolChoice == .modern { throw BackendError(.protocolViolation, "the backend does not answer server/discover at \(ModernEra.version) (\"protocol\": \"\(ModernEra.version)\" is configured)") }
+            }
+            guard transport == .auto else {
+                try await streamableHandshake(params, timeoutMillis: timeoutMillis)
+                return
+            }
             do {
                 try await streamableHandshake(params, timeoutMillis: timeoutMillis)
             } catch where [400, 404, 405].contains(error.status ?? 0) || (error.kind == .protocolViolation && error.message.hasPrefix("unexpected content type")) {

@@ -34,7 +34,7 @@ public enum ConfigFile {
     static let ownKeys: Set<String> =
         Set(urlKeys + allowKeys + denyKeys + ["type", "headers", "enabled", "disabled", "timeout", "prefix"] + stdioKeys + replicaKeys)
     /// Replicas, balancing, retries, caching and rate limits (docs/configuration.md, "Replicas").
-    static let replicaKeys = ["urls", "replicas", "loadBalancing", "retry", "cache", "rateLimit"]
+    static let replicaKeys = ["urls", "replicas", "loadBalancing", "retry", "cache", "rateLimit", "protocol"]
     /// What a stdio entry (Claude Desktop, Cursor, Claude Code, VS Code) has.
     static let stdioKeys = ["command", "args", "env", "cwd", "idleTimeout"]
     /// Keys other clients use that mean nothing to mcpx: ignored without a warning.
@@ -305,6 +305,15 @@ public enum ConfigFile {
 
         /// `loadBalancing`, `retry`, `cache` and `rateLimit`.
         func policies(_ config: inout ServerConfig, _ o: JSONObject, at p: String) throws(ConfigError) {
+            if let v = o["protocol"] {
+                guard let s = v.stringValue, let choice = BackendConnection.ProtocolChoice(rawValue: s) else {
+                    throw fail(ConfigFile.path(p, "protocol"), "must be \"auto\", \"2025-11-25\" or \"2026-07-28\"")
+                }
+                if choice == .modern && config.transport == .sse {
+                    throw fail(ConfigFile.path(p, "protocol"), "\"2026-07-28\" does not go with \"type\": \"sse\" (the HTTP+SSE transport is handshake-era)")
+                }
+                config.protocolChoice = choice
+            }
             if let v = o["loadBalancing"] {
                 guard let s = v.stringValue, let lb = ServerConfig.LoadBalancing(rawValue: s) else {
                     throw fail(ConfigFile.path(p, "loadBalancing"), "must be one of \(ServerConfig.LoadBalancing.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))")

@@ -195,22 +195,35 @@ extension Dispatcher {
 
     /// The request to the backend: the client's params with the original tool name, bytes copied;
     /// `meta`, when set, replaces `_meta` (it carries mcpx's progress token instead of the client's).
-    static func callBody(backendID: Int64, tool: String, params: RawObject, meta: [UInt8]? = nil) -> [UInt8] {
+    /// `envelope`, for a 2026-07-28 backend, goes first into `_meta` (the connection's, built once).
+    static func callBody(backendID: Int64, tool: String, params: RawObject, meta: [UInt8]? = nil, envelope: [UInt8]? = nil) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(params.bytes.count + tool.utf8.count + 96)
+        out.reserveCapacity(params.bytes.count + tool.utf8.count + 96 + (envelope?.count ?? 0))
         out.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
         out.append(contentsOf: String(backendID).utf8)
         out.append(contentsOf: #","method":"tools/call","params":{"name":"#.utf8)
         JSONValue.writeString(tool, to: &out)
+        var wroteMeta = false
         for m in params.members where m.key != "name" {
             out.append(UInt8(ascii: ","))
             JSONValue.writeString(m.key, to: &out)
             out.append(UInt8(ascii: ":"))
-            if let meta, m.key == "_meta" {
-                out.append(contentsOf: meta)
+            let value = m.key == "_meta" ? (meta.map { $0[...] } ?? params.bytes[m.range]) : params.bytes[m.range]
+            if m.key == "_meta", let envelope, value.first == UInt8(ascii: "{") {
+                wroteMeta = true
+                out.append(UInt8(ascii: "{"))
+                out.append(contentsOf: envelope)
+                let rest = value.dropFirst().drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+                if rest.first != UInt8(ascii: "}") { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: rest)
             } else {
-                out.append(contentsOf: params.bytes[m.range])
+                out.append(contentsOf: value)
             }
+        }
+        if let envelope, !wroteMeta {
+            out.append(contentsOf: #","_meta":{"#.utf8)
+            out.append(contentsOf: envelope)
+            out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: "}}".utf8)
         return out
@@ -357,7 +370,8 @@ extension Dispatcher {
         let bid = conn.makeRequestID()
         conn.noteUse()
         let generation = conn.sessionGeneration
-        let body = Self.callBody(backendID: bid, tool: route.tool, params: params, meta: meta)
+        let envelope = conn.modernEnvelope
+        let body = Self.callBody(backendID: bid, tool: route.tool, params: params, meta: meta, envelope: envelope)
         let start = monotonicNanos()
         call.state.withLock {
             $0.connection = conn
@@ -370,7 +384,8 @@ extension Dispatcher {
             onProgress: {
                 // Progress shows the backend is working: push the idle deadline out (never past the hard one).
                 call.state.withLock { s in s.deadline = min(s.hardDeadline, monotonicNanos() + s.idleNanos) }
-            }
+            },
+            headers: envelope != nil ? conn.modernHeaders(method: "tools/call", name: route.tool) : nil, modernReady: envelope != nil
         ) { [self] result in
             if case .failure(let e) = result, e.kind == .sessionExpired, !retried {
                 // The backend restarted or dropped the session: start a new one and send again, once.

@@ -188,13 +188,14 @@ extension MultiServerProxy {
 
     /// Sends the client's log level (if it set one) to a backend that offers logging.
     func applyLogLevel(_ conn: BackendConnection) {
-        guard let level = logLevel, conn.serverCapabilities?["logging"] != nil else { return }
+        // A 2026-07-28 backend has no logging/setLevel: its log level travels per request.
+        guard let level = logLevel, conn.serverCapabilities?["logging"] != nil, !conn.isModern else { return }
         Task { _ = try? await conn.call("logging/setLevel", ["level": .string(level)], timeoutMillis: 5_000) }
     }
 
     /// The client's roots changed: tell every ready backend.
     public func rootsChanged() {
-        for name in order where entries[name]?.config.status == .ready {
+        for name in order where entries[name]?.config.status == .ready && entries[name]?.connection.isModern == false {
             entries[name]?.connection.notify("notifications/roots/list_changed", nil)
         }
     }
@@ -207,7 +208,9 @@ extension MultiServerProxy {
         guard let e = entries[name], e.config.status == .ready || answered != nil, !shuttingDown else { return false }
         let conn = e.connection
         if conn.isLegacySSE {
-            // The HTTP+SSE transport's one stream already carries everything the backend sends.
+            // The HTTP+SSE transport's one stream already carries everything the backend sends
+            // (a stdio process's stdout too; at 2026-07-28 once it is asked to, with a listen).
+            if conn.isModern { conn.listenOnStdio() }
             entries[name]?.hasEventStream = true
             return false
         }

@@ -322,7 +322,7 @@ extension MultiServerProxy {
                     }
                     let start = monotonicNanos()
                     do {
-                        _ = try await conn.call("ping", nil, timeoutMillis: 5_000)
+                        _ = try await conn.call(conn.healthMethod, nil, timeoutMillis: 5_000)
                         return (n, true, Double(monotonicNanos() - start) / 1e6, nil)
                     } catch {
                         return (n, false, nil, (error as? BackendError)?.message ?? "\(error)")

@@ -44,7 +44,7 @@ extension MultiServerProxy {
                 g.addTask {
                     let start = monotonicNanos()
                     do {
-                        _ = try await conn.call("ping", nil, timeoutMillis: timeoutMillis)
+                        _ = try await conn.call(conn.healthMethod, nil, timeoutMillis: timeoutMillis)
                         let ms = Double(monotonicNanos() - start) / 1e6
                         return PingResult(name: name, latencyMs: (ms * 100).rounded() / 100)
                     } catch {

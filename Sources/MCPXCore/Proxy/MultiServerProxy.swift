@@ -185,7 +185,7 @@ public actor MultiServerProxy {
     nonisolated static func makeConnection(_ s: ServerConfig, loop: CurlLoop, log: Logger, events: BackendEvents) -> BackendConnection {
         let name = s.name
         return BackendConnection(
-            name: s.name, url: s.url, headers: s.headers, transport: s.transport, loop: loop, log: log, stdio: s.stdio,
+            name: s.name, url: s.url, headers: s.headers, transport: s.transport, loop: loop, log: log, stdio: s.stdio, protocolChoice: s.protocolChoice,
             onProcessExit: { why, lived in events.processExited(server: name, why, lived: lived) },
             onMessage: { msg, origin in events.handle(server: name, msg, origin: origin) })
     }
@@ -515,7 +515,7 @@ public actor MultiServerProxy {
     func healthCheck(_ name: String) async -> Bool {
         guard let conn = entries[name]?.connection else { return false }
         do {
-            _ = try await conn.call("ping", nil, timeoutMillis: 5_000)
+            _ = try await conn.call(conn.healthMethod, nil, timeoutMillis: 5_000)
             return true
         } catch {
             if error.kind == .sessionExpired { return false }

@@ -119,6 +119,8 @@ public struct ServerConfig: Sendable {
     public var retryTools: [String] = []
     public var cache: CachePolicy?
     public var rateLimit: RateLimit?
+    /// `"protocol"`: probe 2026-07-28 and fall back (auto), or speak one era only.
+    public var protocolChoice: BackendConnection.ProtocolChoice = .auto
     /// Set on the configuration of one replica's own connection: the server it belongs to.
     public var replicaOf: String?
 
