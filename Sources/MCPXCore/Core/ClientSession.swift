@@ -123,6 +123,12 @@ public final class ClientSession: Sendable {
         }
     }
 
+    /// The log level a 2026-07-28 backend is asked for, for this client's request `id`: the
+    /// request's own (a modern client), or the level the client set (a handshake-era one).
+    func backendLogLevel(for id: RPCID) -> MCPLogLevel? {
+        state.withLock { s in s.modern ? s.requestLogLevels[id] : s.logLevel }
+    }
+
     func setRequestLogLevel(_ id: RPCID, _ level: MCPLogLevel?) {
         state.withLock { $0.requestLogLevels[id] = level }
     }

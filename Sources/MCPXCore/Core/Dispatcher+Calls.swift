@@ -370,7 +370,11 @@ extension Dispatcher {
         let bid = conn.makeRequestID()
         conn.noteUse()
         let generation = conn.sessionGeneration
-        let envelope = conn.modernEnvelope
+        var envelope = conn.modernEnvelope
+        if envelope != nil, let level = session.backendLogLevel(for: id) {
+            // Log messages of this call, at the level its client wants (2026-07-28 has no setLevel).
+            envelope! += Array(",\"\(ModernEra.logLevelKey)\":\"\(level.rawValue)\"".utf8)
+        }
         let body = Self.callBody(backendID: bid, tool: route.tool, params: params, meta: meta, envelope: envelope)
         let start = monotonicNanos()
         call.state.withLock {
@@ -464,6 +468,17 @@ extension Dispatcher {
             }
             if case .errorResponse = msg.kind, let e = msg.raw.raw("error") {
                 answer = { Self.backendError(id: $0, e) }
+            } else if let r = msg.raw.raw("result"), !session.isModern, Self.isInputRequired(r), let first = try? JSONParser.parse(r) {
+                // A 2026-07-28 backend needs input this handshake-era client must give: bridged.
+                var p: JSONObject = ["name": .string(route.tool)]
+                if let a = call.params.value("arguments") { p["arguments"] = a }
+                Task {
+                    let answer = await self.bridgeInputRequired(
+                        id: id, session, server: route.server, conn: conn, method: "tools/call", params: p, first: first, timeoutMillis: timeoutMillis)
+                    self.settleFlight(call)  // identical calls waiting go on their own
+                    reply(answer)
+                }
+                return
             } else if let r = msg.raw.raw("result") {
                 // Resource links and embedded resources name the backend's URIs: expose them as
                 // `<server>+<uri>`, so they read back through mcpx, and only from this backend.

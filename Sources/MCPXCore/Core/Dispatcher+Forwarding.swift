@@ -145,6 +145,11 @@ extension Dispatcher {
                 reply(Message.error(id: id, RPCError(.internalError, "Server '\(server)' sent no result", data: ["server": .string(server)])))
                 return
             }
+            if !session.isModern, Self.isInputRequired(r), let first = try? JSONParser.parse(r), case .object(var p) = params {
+                p["_meta"] = nil
+                reply(await bridgeInputRequired(id: id, session, server: server, conn: conn, method: method, params: p, first: first, timeoutMillis: timeout))
+                return
+            }
             if ResourceURI.mayContainURI(r), let v = try? JSONParser.parse(r) {
                 reply(Message.response(id: id, result: ResourceURI.exposeInResult(server: server, v)))
             } else {

@@ -116,6 +116,10 @@ extension HTTPDoor {
     }
 
     func mcpPost(_ r: HTTPRequest, _ ex: HTTPExchange) {
+        if Self.isModern(r) {
+            modernPost(r, ex)
+            return
+        }
         let accept = Self.acceptFlags(r)
         guard accept.json && accept.sse else {
             ex.respondJSON(406, JSONValueBytes(Self.rpcError("Not Acceptable: the client must accept both application/json and text/event-stream")))
@@ -243,6 +247,10 @@ extension HTTPDoor {
     }
 
     func mcpGet(_ r: HTTPRequest, _ ex: HTTPExchange) {
+        if Self.isModern(r) {
+            ex.respond(405, headers: [("Allow", "POST")])
+            return
+        }
         guard Self.accepts(r, "text/event-stream") else {
             ex.respondJSON(406, JSONValueBytes(Self.rpcError("Not Acceptable: the GET stream needs Accept: text/event-stream")))
             return
@@ -267,6 +275,10 @@ extension HTTPDoor {
     }
 
     func mcpDelete(_ r: HTTPRequest, _ ex: HTTPExchange) {
+        if Self.isModern(r) {
+            ex.respond(405, headers: [("Allow", "POST")])
+            return
+        }
         let (ok, existing) = checkMCPHeaders(r, ex)
         guard ok else { return }
         guard let s = existing else {

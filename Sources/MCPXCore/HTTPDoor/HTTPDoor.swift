@@ -49,6 +49,8 @@ public final class HTTPDoor: @unchecked Sendable {
     var connections: [Int: HTTPServerConnection] = [:]
     var nextConnectionID = 1
     var sessions: [String: HTTPSession] = [:]
+    /// 2026-07-28 `subscriptions/listen` streams (kept alive with the sessions' GET streams).
+    var modernStreams: [HTTPExchange] = []
     var slowClientsDropped = 0
     var refusedOrigins = 0
     var acceptPausedAt: UInt64?
@@ -366,6 +368,8 @@ public final class HTTPDoor: @unchecked Sendable {
         if now - lastKeepAlive > UInt64(settings.keepAliveSeconds * 1e9) {
             lastKeepAlive = now
             for s in sessions.values { s.keepAlive() }
+            modernStreams.removeAll { !$0.isOpen }
+            for ex in modernStreams { ex.keepAlive() }
         }
     }
 

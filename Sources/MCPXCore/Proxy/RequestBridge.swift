@@ -45,6 +45,13 @@ final class RequestBridge: Sendable {
         /// elicitation waiting for a person) never starve a backend's liveness checks.
         var outstanding: [String: Int] = [:]
         var pings: [String: Int] = [:]
+        /// Requests mcpx itself asks a client (to bridge a 2026-07-28 `InputRequiredResult`), by id.
+        var asks: [String: Ask] = [:]
+    }
+
+    struct Ask {
+        var session: ClientSession
+        var continuation: CheckedContinuation<IncomingMessage?, Never>
     }
 
     private let state = Mutex(State())
@@ -108,6 +115,7 @@ final class RequestBridge: Sendable {
 
     /// The client is gone: requests waiting for its answer are void.
     func forget(session: ClientSession) {
+        endAsks(of: session)
         let gone = state.withLock { s -> [Waiting] in
             let mine = s.waiting.filter { $0.value.session === session }
             for k in mine.keys { s.waiting[k] = nil }
@@ -151,9 +159,45 @@ final class RequestBridge: Sendable {
         client.send(out, relatedTo: origin?.requestID)
     }
 
+    /// Asks `session`'s client `method` (a request mcpx sends on its own behalf) and waits for its
+    /// answer; nil when the client did not answer in time or went away.
+    func ask(_ session: ClientSession, method: String, params: JSONValue?, relatedTo: RPCID?, timeoutNanos: UInt64 = answerTimeoutNanos) async -> IncomingMessage? {
+        let id = state.withLock { s -> String in
+            defer { s.next += 1 }
+            return "mcpx-\(s.next)"
+        }
+        return await withCheckedContinuation { c in
+            state.withLock { $0.asks[id] = Ask(session: session, continuation: c) }
+            session.send(Message.request(id: .string(id), method: method, params: params), relatedTo: relatedTo)
+            Task {
+                try? await Task.sleep(nanoseconds: timeoutNanos)
+                self.state.withLock { $0.asks.removeValue(forKey: id) }?.continuation.resume(returning: nil)
+            }
+        }
+    }
+
+    /// Ends the waits of `session`'s unanswered asks (it went away).
+    func endAsks(of session: ClientSession) {
+        let gone = state.withLock { s -> [Ask] in
+            let mine = s.asks.filter { $0.value.session === session }
+            for k in mine.keys { s.asks[k] = nil }
+            return Array(mine.values)
+        }
+        for a in gone { a.continuation.resume(returning: nil) }
+    }
+
     /// The client answered a request of ours; returns false when the id is not one we sent.
     @discardableResult
     func clientAnswered(_ msg: IncomingMessage, from session: ClientSession) -> Bool {
+        if case .string(let id)? = msg.id,
+            let a = state.withLock({ s -> Ask? in
+                guard let a = s.asks[id], a.session === session else { return nil }
+                return s.asks.removeValue(forKey: id)
+            })
+        {
+            a.continuation.resume(returning: msg)
+            return true
+        }
         guard case .string(let id)? = msg.id,
             let w = state.withLock({ s -> Waiting? in
                 guard let w = s.waiting[id], w.session === session else { return nil }
