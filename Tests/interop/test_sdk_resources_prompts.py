@@ -117,7 +117,9 @@ async def test_subscribe_and_updates(open_mcpx, exposed_uri, exposed_name, trans
         stats = await session.call_tool(exposed_name(transport, "stats"), {})
         return (stats.structured_content or {}).get("subscribed", [])
 
-    async with open_mcpx() as (session, rec):
+    # resources/subscribe as a backend request exists only in the handshake era (at 2026-07-28
+    # subscriptions ride subscriptions/listen; see test_protocol_2026.py).
+    async with open_mcpx(args=("--backend-protocol", "2025-11-25")) as (session, rec):
         caps = rec.init.capabilities.resources
         assert caps is not None and caps.subscribe is True, "backends support subscribe: mcpx should too"
         before = (await backend_subscriptions(session)).count(GREETING)

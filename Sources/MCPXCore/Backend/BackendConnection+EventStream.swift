@@ -47,12 +47,24 @@ extension BackendConnection {
 
     /// A `subscriptions/listen` request for every list change (2026-07-28).
     func listenRequest(envelope: [UInt8]) -> [UInt8] {
+        let uris = session.withLock { $0.listenURIs }.sorted()
         var body = Array(#"{"jsonrpc":"2.0","id":"mcpx-listen-"#.utf8)
         body += Array(String(makeRequestID()).utf8)
-        body += Array(#"","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true,"promptsListChanged":true,"resourcesListChanged":true},"_meta":{"#.utf8)
+        body += Array(#"","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true,"promptsListChanged":true,"resourcesListChanged":true"#.utf8)
+        if !uris.isEmpty {
+            body += Array(#","resourceSubscriptions":"#.utf8)
+            JSONValue.array(uris.map { .string($0) }).write(to: &body)
+        }
+        body += Array(#"},"_meta":{"#.utf8)
         body += envelope
         body += Array("}}}".utf8)
         return body
+    }
+
+    /// Adds or removes a resource URI of the listen stream (2026-07-28 has no resources/subscribe);
+    /// true when the set changed (the stream must be opened again).
+    func setListened(_ uri: String, _ on: Bool) -> Bool {
+        session.withLock { s in on ? s.listenURIs.insert(uri).inserted : s.listenURIs.remove(uri) != nil }
     }
 
     /// A 2026-07-28 stdio server: its list changes come on a `subscriptions/listen` stream, opened
@@ -62,6 +74,14 @@ extension BackendConnection {
         guard let stdio, let envelope else { return }
         let body = listenRequest(envelope: envelope)
         guard let id = (try? RawObject(body))?.value("id").flatMap(RPCID.init) else { return }
+        // One listen at a time: the one it replaces is cancelled.
+        if let old = session.withLock({ s -> RPCID? in
+            defer { s.stdioListenID = id }
+            return s.stdioListenID
+        }) {
+            stdio.forget(old)
+            stdio.send(Message.notification(method: "notifications/cancelled", params: ["requestId": old.json]), expecting: nil, timeoutMillis: 0) { _ in }
+        }
         stdio.send(body, expecting: id, timeoutMillis: 0) { _ in }
     }
 

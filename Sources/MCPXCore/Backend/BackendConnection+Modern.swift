@@ -88,6 +88,21 @@ extension BackendConnection {
         return true
     }
 
+    /// Whether an answer says the backend tried a server-to-client request, which 2026-07-28 does
+    /// not allow (the official SDK's words: "no back-channel for server-initiated requests").
+    static func needsBackChannel(_ r: Result<IncomingMessage?, BackendError>) -> Bool {
+        switch r {
+        case .failure(let e): return e.message.contains("back-channel")
+        case .success(let m?):
+            guard case .errorResponse = m.kind, let e = m.raw.raw("error") else { return false }
+            return String(decoding: e, as: UTF8.self).contains("back-channel")
+        case .success(nil): return false
+        }
+    }
+
+    /// From now on this connection speaks the handshake era (its next handshake initializes).
+    func preferHandshake() { choice.withLock { $0 = .handshake } }
+
     /// How long the probe waits before the backend counts as handshake-era.
     static let probeMillis = 5_000
 

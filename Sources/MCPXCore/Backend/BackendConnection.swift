@@ -61,6 +61,10 @@ public final class BackendConnection: Sendable {
         var modern = false
         var envelope: [UInt8] = []
         var modernHeaders: [String: HeaderList] = [:]
+        /// Backend resource URIs whose updates the listen stream asks for, and the stdio listen
+        /// request open now (ended when a new one replaces it).
+        var listenURIs: Set<String> = []
+        var stdioListenID: RPCID?
     }
 
     let session: Mutex<Session>
@@ -73,7 +77,8 @@ public final class BackendConnection: Sendable {
     /// Which transport the user asked for (`auto` detects it at each handshake).
     public let transport: ServerConfig.Transport
     /// Which protocol era (`auto` probes `server/discover` at each handshake).
-    public let protocolChoice: ProtocolChoice
+    public var protocolChoice: ProtocolChoice { choice.withLock { $0 } }
+    let choice: Mutex<ProtocolChoice>
     /// For a stdio server: the process to start at each handshake.
     let stdioSpec: ServerConfig.StdioSpec?
     /// A stdio server with an idle timeout: calls note when they happen (a plain flag for the hot path).
@@ -95,7 +100,7 @@ public final class BackendConnection: Sendable {
         self.malformedCounter = MalformedCounter()
         self.onProcessExit = onProcessExit
         self.transport = transport
-        self.protocolChoice = transport == .sse ? .handshake : protocolChoice
+        self.choice = Mutex(transport == .sse ? .handshake : protocolChoice)
         self.url = url
         self.direct = HTTPTransfer.isLoopback(url)
         self.parsedURL = CurlURL(url)

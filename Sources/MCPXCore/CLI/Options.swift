@@ -89,6 +89,8 @@ public struct Options: Sendable {
           --call-timeout S           a call fails after S seconds without an answer or progress (default 60)
           --max-call-time S          hard limit per call, whatever progress says (default 600)
           --max-in-flight N          calls in flight to one backend at most (default 512)
+          --backend-protocol P       protocol era for servers whose entry has no "protocol": auto (probe
+                                     server/discover, fall back to initialize; default), 2025-11-25, 2026-07-28
           --cache-max-bytes N        memory for cached tool results ("cache" in a config entry),
                                      all servers together, least recently used dropped (default 64 MiB)
           --connect-timeout S        initialize / list timeout per backend (default 10)
@@ -188,6 +190,12 @@ public struct Options: Sendable {
             case "--call-timeout": o.settings.callTimeout = try number(a, try val(), min: 0.01, max: 86_400)
             case "--max-call-time": o.settings.maxCallTime = try number(a, try val(), min: 0.01, max: 86_400)
             case "--max-in-flight": o.settings.maxInFlight = Int(try number(a, try val(), min: 1, max: 1_000_000))
+            case "--backend-protocol":
+                let v = try val()
+                guard let c = BackendConnection.ProtocolChoice(rawValue: v) else {
+                    throw ConfigError("--backend-protocol must be auto, 2025-11-25 or 2026-07-28, not \"\(v)\"")
+                }
+                o.settings.backendProtocol = c
             case "--cache-max-bytes": o.settings.cacheMaxBytes = Int(try number(a, try val(), min: 0, max: 1_099_511_627_776))
             case "--connect-timeout": o.settings.connectTimeout = try number(a, try val(), min: 0.1, max: 600)
             case "--health-interval": o.settings.healthInterval = try number(a, try val(), min: 0.1, max: 86_400)

@@ -126,7 +126,9 @@ public final class ClientSession: Sendable {
     /// The log level a 2026-07-28 backend is asked for, for this client's request `id`: the
     /// request's own (a modern client), or the level the client set (a handshake-era one).
     func backendLogLevel(for id: RPCID) -> MCPLogLevel? {
-        state.withLock { s in s.modern ? s.requestLogLevels[id] : s.logLevel }
+        // A handshake-era client gets every log line until it sets a level (as handshake-era
+        // backends send them), so a modern backend is asked for all of them.
+        state.withLock { s in s.modern ? s.requestLogLevels[id] : (s.logLevel ?? .debug) }
     }
 
     func setRequestLogLevel(_ id: RPCID, _ level: MCPLogLevel?) {

@@ -383,6 +383,7 @@ extension Dispatcher {
         }
         // No curl timeout: the call's own deadlines (`expireCalls`, idle and hard) cancel the
         // transfer, and a timer per request in curl costs about 3% of mcpx's instructions per call.
+        let wasModern = envelope != nil
         let t = conn.post(
             body, expecting: .int(bid), timeoutMillis: 0, origin: CallOrigin(session: session, requestID: id),
             onProgress: {
@@ -391,6 +392,20 @@ extension Dispatcher {
             },
             headers: envelope != nil ? conn.modernHeaders(method: "tools/call", name: route.tool) : nil, modernReady: envelope != nil
         ) { [self] result in
+            if !retried, wasModern, BackendConnection.needsBackChannel(result) {
+                // A dual-era backend's tool needs the handshake era: switch it, send again, once.
+                Task { [proxy] in
+                    let key = call.state.withLock { $0.replicaKey }
+                    let ok = await proxy.downgradeToHandshake(key)
+                    guard self.isPending(id, session, call) else { return }
+                    if ok {
+                        self.send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: timeoutMillis, params: params, meta: meta, reply: reply, retried: true)
+                    } else {
+                        self.finish(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, result, reply: reply)
+                    }
+                }
+                return
+            }
             if case .failure(let e) = result, e.kind == .sessionExpired, !retried {
                 // The backend restarted or dropped the session: start a new one and send again, once.
                 conn.stats.withLock { $0.sessionExpiries += 1 }
@@ -759,6 +774,10 @@ extension Dispatcher {
         Task { [proxy] in
             for uri in orphaned {
                 guard let (server, original) = ResourceURI.split(uri), let conn = await proxy.readyConnection(server) else { continue }
+                if conn.isModern {
+                    await proxy.listenForResource(server, original, false)
+                    continue
+                }
                 _ = try? await conn.call("resources/unsubscribe", ["uri": .string(original)], timeoutMillis: 5_000)
             }
             if hadLevel, let level { await proxy.setLogLevel(level.rawValue) }

@@ -61,6 +61,12 @@ extension Dispatcher {
                     return
                 }
                 if method == "resources/subscribe" { session.subscribe(uri) }
+                if method != "resources/read", let conn = await proxy.readyConnection(server), conn.isModern {
+                    // A 2026-07-28 backend: updates come on its listen stream.
+                    await proxy.listenForResource(server, original, method == "resources/subscribe")
+                    reply(Message.response(id: id, result: .object([:])))
+                    return
+                }
                 await self.relay(id: id, server: server, method: method, params: .object(p), session, reply: reply)
             }
         case "completion/complete":

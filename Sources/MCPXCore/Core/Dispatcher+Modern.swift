@@ -95,6 +95,10 @@ extension Dispatcher {
             Task { [proxy] in
                 await proxy.waitForStartup()
                 guard let conn = await proxy.readyConnection(server), conn.serverCapabilities?["resources"]?["subscribe"]?.boolValue == true else { return }
+                if conn.isModern {
+                    await proxy.listenForResource(server, original, true)
+                    return
+                }
                 _ = try? await conn.call("resources/subscribe", ["uri": .string(original)], timeoutMillis: 10_000)
             }
         }
@@ -108,6 +112,10 @@ extension Dispatcher {
             guard let (server, original) = ResourceURI.split(uri) else { continue }
             Task { [proxy] in
                 guard let conn = await proxy.readyConnection(server) else { return }
+                if conn.isModern {
+                    await proxy.listenForResource(server, original, false)
+                    return
+                }
                 _ = try? await conn.call("resources/unsubscribe", ["uri": .string(original)], timeoutMillis: 5_000)
             }
         }

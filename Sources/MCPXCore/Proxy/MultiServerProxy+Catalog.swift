@@ -258,6 +258,13 @@ extension MultiServerProxy {
         }
     }
 
+    /// `resources/subscribe` / `unsubscribe` for a 2026-07-28 backend, which has neither: the URI
+    /// joins (or leaves) its listen stream, opened again with the new set.
+    public func listenForResource(_ server: String, _ uri: String, _ on: Bool) {
+        guard let e = entries[server], e.connection.isModern, e.connection.setListened(uri, on) else { return }
+        openEventStream(server)
+    }
+
     /// For backends without a GET stream: fetch every list again (called from the health loop).
     func pollLists(_ name: String) async {
         guard let e = entries[name], e.config.status == .ready, !e.hasEventStream else { return }

@@ -130,6 +130,8 @@ extension MultiServerProxy {
     }
 
     func add(_ config: ServerConfig) async -> JSONValue {
+        var config = config
+        if config.protocolChoice == .auto { config.protocolChoice = settings.backendProtocol }
         let name = config.name
         let url = config.url
         if let problem = ToolNaming.validateServerName(name) { return ManagementTools.failure("Cannot add: \(problem)") }

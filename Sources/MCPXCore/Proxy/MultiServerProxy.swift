@@ -41,6 +41,8 @@ public actor MultiServerProxy {
         public var exposeLimit = 128
         /// `--always-expose`: tools listed in search mode too (globs on `server__tool` or the tool's own name).
         public var alwaysExpose: [String] = []
+        /// `--backend-protocol`: the era of servers whose configuration does not say (`"protocol"`).
+        public var backendProtocol: BackendConnection.ProtocolChoice = .auto
         public init() {}
     }
 
@@ -171,7 +173,8 @@ public actor MultiServerProxy {
         self.events = events
         var entries: [String: Entry] = [:]
         var order: [String] = []
-        for s in servers {
+        for var s in servers {
+            if s.protocolChoice == .auto { s.protocolChoice = settings.backendProtocol }
             for (k, e) in Self.makeEntries(s, loop: loop, log: log, events: events) { entries[k] = e }
             order.append(s.name)
         }
@@ -586,6 +589,17 @@ public actor MultiServerProxy {
             startSupervisor(name)
             return false
         }
+    }
+
+    /// A dual-era backend served at 2026-07-28 whose tool needed a server-to-client request (which
+    /// that revision does not allow): it is served in the handshake era from now on (a new
+    /// session, or a new process), so such tools work. Returns whether that worked.
+    public func downgradeToHandshake(_ key: String) async -> Bool {
+        guard let conn = entries[key]?.connection, conn.isModern else { return entries[key]?.connection.isModern == false }
+        log.warning("\(key): a tool sent a request to the client, which \(ModernEra.version) does not allow; serving \(key) in the handshake era from now on (set \"protocol\": \"2025-11-25\" to start that way)")
+        conn.preferHandshake()
+        entries[key]?.config.protocolChoice = .handshake
+        return await recoverSession(key, seenGeneration: conn.sessionGeneration)
     }
 
     /// The backend said its tools changed (or mcpx wants to re-check): fetch them again.

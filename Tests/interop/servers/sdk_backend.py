@@ -129,7 +129,11 @@ def build(server_name: str) -> MCPServer:
 
     @mcp.tool(description="Send notifications/resources/updated for test://greeting")
     async def touch(ctx: Context) -> str:
-        await ctx.session.send_resource_updated(GREETING_URI)
+        # 2026-07-28 delivers updates on subscriptions/listen streams; the handshake era on the session.
+        if ctx.protocol_version == "2026-07-28":
+            await ctx.notify_resource_updated(GREETING_URI)
+        else:
+            await ctx.session.send_resource_updated(GREETING_URI)
         return "touched"
 
     @mcp.tool(description="Add or remove the tool `ephemeral`, then send tools/list_changed")
@@ -144,7 +148,10 @@ def build(server_name: str) -> MCPServer:
 
             mcp.add_tool(ephemeral, name="ephemeral", description="Comes and goes")
             present = True
-        await ctx.session.send_tool_list_changed()
+        if ctx.protocol_version == "2026-07-28":
+            await ctx.notify_tools_changed()
+        else:
+            await ctx.session.send_tool_list_changed()
         return f"ephemeral present: {present}"
 
     # -- resources -------------------------------------------------------------------------------
