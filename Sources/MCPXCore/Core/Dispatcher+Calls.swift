@@ -48,6 +48,8 @@ final class PendingCall: Sendable {
         /// The hard limit, whatever progress says.
         var hardDeadline: UInt64 = .max
         var idleNanos: UInt64 = 0
+        /// Set while a 2026-07-28 client is asked for input the backend needs (`Suspension`).
+        var suspension: Suspension?
     }
     let state: Mutex<State>
 
@@ -101,6 +103,11 @@ extension Dispatcher {
         }
         if name == ManagementTools.callTool {
             callThrough(id: id, params, session, reply: reply)
+            return
+        }
+        // The retry of a call mcpx answered with an InputRequiredResult of its own.
+        if session.isModern, case .string(let token)? = params.value("requestState"), token.hasPrefix("mcpx-state-") {
+            resumeSuspended(id: id, params, token: token, reply: reply)
             return
         }
         route(id: id, name: name, params: params, session, reply: reply, parked: nil)
@@ -457,6 +464,12 @@ extension Dispatcher {
             return true
         }
         guard current else { return }
+        if let susp = call.state.withLock({ $0.suspension }) {
+            conn.inFlight.wrappingSubtract(1, ordering: .relaxed)
+            retire(call)
+            deliverSuspended(susp, Self.plainAnswer(result, server: route.server))
+            return
+        }
         if case .failure(let e) = result, call.group != nil,
             failover(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, e, reply: reply)
         {
@@ -541,6 +554,24 @@ extension Dispatcher {
             answer = { Message.response(id: $0, result: Message.toolError(text)) }
         }
         self.answer(id, call, route: route, cacheable: cacheable, answer, reply: reply)
+    }
+
+    /// A backend's answer for any request id: its result (resource URIs exposed) or error, or a
+    /// tool error saying what went wrong.
+    static func plainAnswer(_ result: Result<IncomingMessage?, BackendError>, server: String) -> @Sendable (RPCID) -> [UInt8] {
+        switch result {
+        case .success(let msg?):
+            if case .errorResponse = msg.kind, let e = msg.raw.raw("error") { return { Self.backendError(id: $0, e) } }
+            guard let r = msg.raw.raw("result") else {
+                return { Message.response(id: $0, result: Message.toolError("Server '\(server)' sent a response without a result")) }
+            }
+            let bytes = ResourceURI.exposeInToolResult(server: server, r).map { $0[...] } ?? r
+            return { Message.response(id: $0, rawResult: bytes) }
+        case .success(nil):
+            return { Message.response(id: $0, result: Message.toolError("Server '\(server)' sent no response")) }
+        case .failure(let e):
+            return { Message.response(id: $0, result: Message.toolError("Server '\(server)' failed: \(e.message)")) }
+        }
     }
 
     /// Replies to a call, and to the identical calls waiting on it (keeping a plain result for the
@@ -728,7 +759,10 @@ extension Dispatcher {
             try? await Task.sleep(nanoseconds: 20_000_000)
             expireCalls()
             ticks += 1
-            if ticks % 50 == 0 { proxy.bridge.expire() }
+            if ticks % 50 == 0 {
+                proxy.bridge.expire()
+                expireSuspensions()
+            }
         }
     }
 

@@ -27,6 +27,8 @@ public final class Dispatcher: Sendable {
     let log: Logger
     /// The largest message accepted, for the "too large" error.
     public let maxMessageBytes: Int
+    /// 2026-07-28 clients' calls waiting for input a backend asked for, by `requestState`.
+    let suspensions = Mutex<[String: Suspension]>([:])
 
     public init(proxy: MultiServerProxy, log: Logger, maxMessageBytes: Int) {
         self.proxy = proxy
@@ -35,6 +37,9 @@ public final class Dispatcher: Sendable {
         self.settings = proxy.settings
         self.log = log
         self.maxMessageBytes = maxMessageBytes
+        proxy.bridge.suspendHook.withLock {
+            $0 = { [weak self] origin, key, method, params in self?.suspend(origin, key: key, method: method, params: params) ?? false }
+        }
     }
 
     // MARK: Reading

@@ -16,7 +16,15 @@ final class RequestBridge: Sendable {
         var session: ClientSession
         /// When it was sent to the client (monotonic ns).
         var since: UInt64 = monotonicNanos()
+        /// Asked of a 2026-07-28 client as part of an `InputRequiredResult` (its answer comes in a
+        /// later request, perhaps from another HTTP exchange): not tied to the session.
+        var suspended = false
     }
+
+    /// Set by the dispatcher: offers a request a backend sent during a 2026-07-28 client's call
+    /// to that call, to be asked as an `InputRequiredResult` (key, method, params); false when the
+    /// call cannot take it.
+    let suspendHook = Mutex<(@Sendable (CallOrigin, String, String, JSONValue?) -> Bool)?>(nil)
 
     /// How long a client may take to answer (an elicitation waits for a person); then the backend
     /// gets an error and its slot is free again, so one silent client cannot block the others.
@@ -117,7 +125,7 @@ final class RequestBridge: Sendable {
     func forget(session: ClientSession) {
         endAsks(of: session)
         let gone = state.withLock { s -> [Waiting] in
-            let mine = s.waiting.filter { $0.value.session === session }
+            let mine = s.waiting.filter { $0.value.session === session && !$0.value.suspended }
             for k in mine.keys { s.waiting[k] = nil }
             return Array(mine.values)
         }
@@ -139,6 +147,26 @@ final class RequestBridge: Sendable {
             log.info("\(server): \(method) not forwarded: the client did not declare that capability")
             let e = RPCError(.methodNotFound, "Method not supported by the client: \(method)")
             answer(server: server, method: method, connection: connection, Message.error(id: backendID, e))
+            return
+        }
+        if client.isModern {
+            // A 2026-07-28 client takes no requests: the call it is waiting for answers it with
+            // an InputRequiredResult carrying this one, and its retry carries the answer.
+            guard let origin, let hook = suspendHook.withLock({ $0 }) else {
+                log.info("\(server): \(method) not forwarded: a \(ModernEra.version) client takes no requests outside a tool call")
+                answer(server: server, method: method, connection: connection, Message.error(id: backendID, RPCError(.methodNotFound, "mcpx cannot bridge \(method) to a \(ModernEra.version) client outside a tool call")))
+                return
+            }
+            let key = state.withLock { s -> String in
+                let id = "mcpx-\(s.next)"
+                s.next += 1
+                s.waiting[id] = Waiting(server: server, backendID: backendID, connection: connection, session: client, suspended: true)
+                return id
+            }
+            if !hook(origin, key, method, msg.params) {
+                state.withLock { _ = $0.waiting.removeValue(forKey: key) }
+                answer(server: server, method: method, connection: connection, Message.error(id: backendID, RPCError(.methodNotFound, "mcpx cannot bridge \(method) to a \(ModernEra.version) client during this request")))
+            }
             return
         }
         let id = state.withLock { s -> String in
@@ -184,6 +212,21 @@ final class RequestBridge: Sendable {
             return Array(mine.values)
         }
         for a in gone { a.continuation.resume(returning: nil) }
+    }
+
+    /// The answer to a request asked in an `InputRequiredResult` (`key`), from a 2026-07-28 client's
+    /// retry: goes to the backend that asked. False when `key` is not waiting.
+    @discardableResult
+    func inputAnswered(_ key: String, result: JSONValue) -> Bool {
+        guard let w = state.withLock({ s -> Waiting? in
+            guard let w = s.waiting[key], w.suspended else { return nil }
+            return s.waiting.removeValue(forKey: key)
+        }) else { return false }
+        w.connection.post(Message.response(id: w.backendID, result: result), expecting: nil, timeoutMillis: 10_000) { [self] r in
+            release(server: w.server)
+            if case .failure(let e) = r { log.warning("\(w.server): could not deliver the client's answer: \(e.message)") }
+        }
+        return true
     }
 
     /// The client answered a request of ours; returns false when the id is not one we sent.
