@@ -50,6 +50,10 @@ final class Bench {
             }
         }
 
+        if o.has(.`protocol`) {
+            for r in 1...o.runs { try protocolRun(r) }
+        }
+
         if o.has(.replicas) {
             for r in 1...o.runs { try replicasRun(r) }
             try replicaKillRun()

@@ -3,7 +3,7 @@ import Foundation
 /// The bench's settings, from the command line.
 struct BenchOptions {
     enum Phase: String, CaseIterable {
-        case startup, calls, throughput, scale, fanout, direct, stdio, http, hops, metrics, search, replicas
+        case startup, calls, throughput, scale, fanout, direct, stdio, http, hops, metrics, search, replicas, `protocol`
     }
 
     var mcpx = ".build/release/mcpx"
@@ -37,7 +37,7 @@ struct BenchOptions {
           --mcpx PATH              mcpx binary (default .build/release/mcpx)
           --example-server PATH    example backend (default .build/release/mcpx-example-server)
           --runs N                 runs per figure, the table shows medians (default 5)
-          --only LIST              phases: startup,calls,throughput,scale,fanout,direct,stdio,http,hops,metrics,search,replicas
+          --only LIST              phases: startup,calls,throughput,scale,fanout,direct,stdio,http,hops,metrics,search,replicas,protocol
                                    (default all)
           --stdio-servers N        stdio example servers behind one mcpx in the stdio phase (default 100)
           --quick                  smoke run: 1 run, 200+2,000 calls, 10,000 at 32 in flight, 5 lists

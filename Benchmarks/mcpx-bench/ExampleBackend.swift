@@ -30,9 +30,9 @@ final class ExampleBackend {
     }
 
     static func start(
-        binary: String, name: String, extraTools: Int, endpoints: Int?, logDir: String
+        binary: String, name: String, extraTools: Int, endpoints: Int?, logDir: String, flags: [String] = []
     ) throws(BenchError) -> ExampleBackend {
-        var argv = [binary, "--port", "0", "--name", name]
+        var argv = [binary, "--port", "0", "--name", name] + flags
         if extraTools > 0 { argv += ["--extra-tools", String(extraTools)] }
         if let endpoints { argv += ["--endpoints", String(endpoints)] }
         let child = try Child.spawn(

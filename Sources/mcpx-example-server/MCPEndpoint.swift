@@ -76,6 +76,10 @@ struct MCPEndpoint {
             label = "(response)"
         }
 
+        if server.options.modern, request.header("mcp-protocol-version") == "2026-07-28" {
+            modern(incoming, request, connection)
+            return label
+        }
         guard let session = session(for: request, connection, id: id), versionHeaderIsValid(request, connection, id: id)
         else { return label }
 
@@ -103,6 +107,53 @@ struct MCPEndpoint {
             connection.sendEmpty(status: 202)
         }
         return label
+    }
+
+    /// A 2026-07-28 request (with `--modern`): no session; `server/discover`; `resultType` on results.
+    private func modern(_ incoming: Incoming, _ request: HTTPRequest, _ connection: HTTPConnection) {
+        guard case .request(let id, let method, let params) = incoming else {
+            connection.sendEmpty(status: 202)
+            return
+        }
+        let channel = ResponseChannel(connection: connection, request: request, forceStream: server.options.sse)
+        let object: JSONObject
+        do throws(RPCError) {
+            object = try MCPDispatcher.object(params)
+        } catch {
+            channel.reply(RPC.error(id: id, error))
+            return
+        }
+        guard object["_meta"]?["io.modelcontextprotocol/protocolVersion"]?.stringValue == "2026-07-28" else {
+            connection.sendJSON(status: 400, RPC.error(id: id, .invalidParams("params._meta must carry io.modelcontextprotocol/protocolVersion and clientCapabilities")))
+            return
+        }
+        if request.header("mcp-method") != method {
+            connection.sendJSON(status: 400, RPC.error(id: id, RPCError(code: -32020, message: "Mcp-Method header does not match the body")))
+            return
+        }
+        if method == "server/discover" {
+            channel.reply(RPC.result(id: id, [
+                "resultType": "complete", "supportedVersions": ["2026-07-28"], "ttlMs": 0, "cacheScope": "private",
+                "capabilities": ["tools": ["listChanged": true], "resources": [:], "prompts": [:], "completions": [:]],
+                "_meta": ["io.modelcontextprotocol/serverInfo": ["name": .string(server.options.name), "version": "1.0.0"]],
+            ]))
+            return
+        }
+        if ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"].contains(method) {
+            connection.sendJSON(status: 404, RPC.error(id: id, .methodNotFound(method)))
+            return
+        }
+        let ctx = RequestContext(server: server, session: server.stateless, id: id, method: method, params: object, channel: channel)
+        guard var answer = dispatcher.answer(ctx) else {
+            channel.abandon()
+            return
+        }
+        if case .object(var top) = answer, case .object(var r)? = top["result"], r["resultType"] == nil {
+            r["resultType"] = "complete"
+            top["result"] = .object(r)
+            answer = .object(top)
+        }
+        channel.reply(answer)
     }
 
     private func initialize(id: JSONValue, params: JSONValue?, _ request: HTTPRequest, _ connection: HTTPConnection) {

@@ -24,6 +24,8 @@ struct Options: Sendable {
     var delayMillis = 0
     /// Every tools/call is answered with a JSON-RPC error (a broken replica, in tests).
     var failCalls = false
+    /// Also serve 2026-07-28 (stateless) requests over HTTP: a dual-era server.
+    var modern = false
 
     static let usage = """
         usage: mcpx-example-server [options]
@@ -43,6 +45,8 @@ struct Options: Sendable {
           --log-requests     log every HTTP request to stderr
           --delay-ms N       every tools/call waits N ms before it runs (a slow replica)
           --fail-calls       every tools/call is answered with a JSON-RPC error (a broken replica)
+          --modern           also serve the stateless 2026-07-28 revision over HTTP (dual-era):
+                             server/discover, requests with the _meta envelope, resultType
           -h, --help         show this help
         On start, prints one line: listening on http://HOST:PORT/PATH (with --endpoints: PATH/{0..N-1})
         """
@@ -130,6 +134,9 @@ struct Options: Sendable {
             case "--fail-calls":
                 try noValue()
                 options.failCalls = true
+            case "--modern":
+                try noValue()
+                options.modern = true
             case "-h", "--help":
                 return .help
             default:
