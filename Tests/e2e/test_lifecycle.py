@@ -54,14 +54,16 @@ def test_ping_before_and_after_initialize(mcpx):
     assert pipe.result("ping", {}) == {}
 
 
-def test_server_discover_is_method_not_found_then_initialize_works(mcpx):
-    """A dual-era client probes server/discover first and falls back to initialize on -32601."""
+def test_invalid_server_discover_then_initialize_works(mcpx):
+    """A server/discover whose envelope lacks clientCapabilities is -32602 (and one with no
+    envelope -32601); neither makes the client modern, so initialize still works after them."""
     pipe = mcpx()
     error = pipe.error(
         "server/discover",
         {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}},
     )
-    assert error["code"] == -32601
+    assert error["code"] == -32602
+    assert pipe.error("server/discover", {})["code"] == -32601
     assert pipe.initialize()["protocolVersion"] == LATEST_VERSION
 
 

@@ -33,7 +33,16 @@ extension BackendConnection {
                     throw BackendError(.protocolViolation, "the server does not answer server/discover at \(ModernEra.version) (\"protocol\": \"\(ModernEra.version)\" is configured)")
                 }
             }
-            if !modern { try await stdioInitialize(channel, params, timeoutMillis: timeoutMillis) }
+            if !modern {
+                do {
+                    try await stdioInitialize(channel, params, timeoutMillis: timeoutMillis)
+                } catch where protocolChoice == .auto && error.message.contains(ModernEra.version) {
+                    // A dual-era server slow to start read the probe late and now serves
+                    // 2026-07-28 only (its refusal of initialize says so): ask it again.
+                    log.debug("\(name): initialize refused after the probe timed out; probing \(ModernEra.version) again")
+                    if !(try await probeModern(clientCapabilities: params["capabilities"] ?? .object([:]), timeoutMillis: timeoutMillis, via: channel)) { throw error }
+                }
+            }
         } catch {
             await channel.close()
             let tail = channel.stderrTail

@@ -162,7 +162,7 @@ public final class BackendConnection: Sendable {
         completion: @escaping @Sendable (Result<IncomingMessage?, BackendError>) -> Void
     ) -> HTTPTransfer? {
         let (sessionHeaders, sentSession, legacy, stdio, envelope) = session.withLock {
-            ($0.headers, $0.id != nil, $0.legacy, $0.stdio, $0.modern && !modernReady ? $0.envelope : nil)
+            ($0.headers, $0.id != nil, $0.legacy, $0.stdio, $0.modern && !modernReady && $0.legacy == nil ? $0.envelope : nil)
         }
         var body = body
         var headers = givenHeaders ?? sessionHeaders
@@ -297,11 +297,10 @@ public final class BackendConnection: Sendable {
     public func handshake(clientCapabilities: JSONValue, timeoutMillis: Int) async throws(BackendError) {
         // A fresh session: no session id, no version header, no old stream.
         let (old, oldProcess) = session.withLock { s -> (LegacySSEChannel?, StdioChannel?) in
+            // The session's id, version and headers stay until the new session replaces them
+            // (`adopt`, `adoptModern`): calls sent meanwhile meet the old session (and, if it is
+            // gone, join the recovery) rather than going out with no session at all.
             s.clientCapabilities = clientCapabilities
-            s.id = nil
-            s.protocolVersion = nil
-            s.modern = false
-            s.headers = HeaderList(Self.baseHeaders + userHeaders)
             defer {
                 s.legacy = nil
                 s.stdio = nil
@@ -365,6 +364,7 @@ public final class BackendConnection: Sendable {
     func adopt(_ result: JSONValue, version: String, sessionID: String?) {
         session.withLock { s in
             s.id = sessionID
+            s.modern = false
             s.protocolVersion = version
             s.serverInfo = result["serverInfo"]
             s.capabilities = result["capabilities"]
@@ -394,9 +394,9 @@ public final class BackendConnection: Sendable {
         let id = RPCID.int(makeRequestID())
         let body = Message.request(id: id, method: "initialize", params: params)
         let sessionBox = Mutex<String?>(nil)
-        let r = await exchange(body, expecting: id, timeoutMillis: timeoutMillis) { h in
+        let r = await exchange(body, expecting: id, timeoutMillis: timeoutMillis, onHeaders: { h in
             sessionBox.withLock { $0 = h["mcp-session-id"] }
-        }
+        }, headers: HeaderList(Self.baseHeaders + userHeaders))
         let msg: IncomingMessage
         switch r {
         case .success(let m?): msg = m

@@ -185,6 +185,14 @@ final class PostExchange: @unchecked Sendable {
         case .sse:
             deliver(.failure(BackendError(.protocolViolation, "event stream ended without a response")))
         case .drainError:
+            // A 2026-07-28 server answers a request it refuses with 400/404 and its JSON-RPC error
+            // (-32020, -32021, -32022, -32601, ...): that error is the answer.
+            if status == 400 || status == 404, let expectID, let m = try? IncomingMessage(bytes: body),
+                case .errorResponse(let id?) = m.kind, id == expectID
+            {
+                deliver(.message(m))
+                return
+            }
             let snippet = String(decoding: body.prefix(300), as: UTF8.self)
                 .replacingAll("\n", with: " ")
             deliver(.failure(BackendError(.httpStatus, "HTTP \(status)\(snippet.isEmpty ? "" : ": \(snippet)")", status: status)))

@@ -131,6 +131,15 @@ public final class ClientSession: Sendable {
         state.withLock { s in s.modern ? s.requestLogLevels[id] : (s.logLevel ?? .debug) }
     }
 
+    /// For a log line a backend sent outside any call's channel (stdio, HTTP+SSE): the one call of
+    /// this 2026-07-28 client to `server` that asked for logs, if there is exactly one.
+    func soleLoggingCall(to server: String) -> RPCID? {
+        let levels = state.withLock { $0.requestLogLevels }
+        guard !levels.isEmpty else { return nil }
+        let ids = pending.withLock { p in p.filter { $0.value.server == server && levels[$0.key] != nil }.map(\.key) }
+        return ids.count == 1 ? ids[0] : nil
+    }
+
     func setRequestLogLevel(_ id: RPCID, _ level: MCPLogLevel?) {
         state.withLock { $0.requestLogLevels[id] = level }
     }

@@ -403,7 +403,7 @@ extension Dispatcher {
                 // A dual-era backend's tool needs the handshake era: switch it, send again, once.
                 Task { [proxy] in
                     let key = call.state.withLock { $0.replicaKey }
-                    let ok = await proxy.downgradeToHandshake(key)
+                    let ok = await proxy.downgradeToHandshake(key, seenGeneration: generation)
                     guard self.isPending(id, session, call) else { return }
                     if ok {
                         self.send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: timeoutMillis, params: params, meta: meta, reply: reply, retried: true)
@@ -496,6 +496,10 @@ extension Dispatcher {
             }
             if case .errorResponse = msg.kind, let e = msg.raw.raw("error") {
                 answer = { Self.backendError(id: $0, e) }
+            } else if let r = msg.raw.raw("result"), session.isModern, Self.isInputRequired(r), let missing = Self.missingCapabilities(r, session) {
+                // The backend needs input of a kind this 2026-07-28 client did not declare.
+                let text = "Server '\(route.server)' needs input (\(missing.keys.sorted().joined(separator: ", "))) the client did not declare for \(route.tool)"
+                answer = { Message.error(id: $0, RPCError(.missingCapability, text, data: ["requiredCapabilities": .object(missing)])) }
             } else if let r = msg.raw.raw("result"), !session.isModern, Self.isInputRequired(r), let first = try? JSONParser.parse(r) {
                 // A 2026-07-28 backend needs input this handshake-era client must give: bridged.
                 var p: JSONObject = ["name": .string(route.tool)]

@@ -20,6 +20,18 @@ extension Dispatcher {
 
     static let maxInputRounds = 10
 
+    /// The capabilities an `InputRequiredResult` needs that `session`'s client did not declare
+    /// (nil when it declared them all): a 2026-07-28 client gets -32021 naming them.
+    static func missingCapabilities(_ r: ArraySlice<UInt8>, _ session: ClientSession) -> JSONObject? {
+        guard let v = try? JSONParser.parse(r), let requests = v["inputRequests"]?.objectValue else { return nil }
+        var missing: JSONObject = [:]
+        for (_, request) in requests {
+            guard let m = request["method"]?.stringValue, let cap = RequestBridge.capability(for: m), !session.declares(cap) else { continue }
+            missing[cap] = .object([:])
+        }
+        return missing.isEmpty ? nil : missing
+    }
+
     /// Runs the rounds for the handshake-era client of `session`; returns its answer to request `id`.
     /// `params` are the backend-side params of the request (original name or URI, arguments).
     func bridgeInputRequired(

@@ -86,21 +86,31 @@ extension Dispatcher {
         if l.prompts { honored["promptsListChanged"] = true }
         if l.resources { honored["resourcesListChanged"] = true }
         if !l.uris.isEmpty { honored["resourceSubscriptions"] = .array(uris.filter { l.uris.contains($0) }.map { .string($0) }) }
+        let ack = Message.notification(method: "notifications/subscriptions/acknowledged", params: l.params(["notifications": .object(honored)]))
+        // Resource updates need the backends' own subscriptions, asked once per URI whoever else
+        // holds it; the acknowledgement follows them, so what comes after it is not lost.
+        let fresh = l.uris.filter { !sessions.othersSubscribed(to: $0, except: session) }
         session.addListen(l)
-        session.send(Message.notification(method: "notifications/subscriptions/acknowledged", params: l.params(["notifications": .object(honored)])), relatedTo: id)
-        // Resource updates need the backend's own subscription (handshake-era backends); asked once
-        // per URI, whoever else holds it.
-        for uri in l.uris {
-            guard let (server, original) = ResourceURI.split(uri), !sessions.othersSubscribed(to: uri, except: session) else { continue }
-            Task { [proxy] in
-                await proxy.waitForStartup()
-                guard let conn = await proxy.readyConnection(server), conn.serverCapabilities?["resources"]?["subscribe"]?.boolValue == true else { return }
-                if conn.isModern {
-                    await proxy.listenForResource(server, original, true)
-                    return
+        guard !fresh.isEmpty else {
+            session.send(ack, relatedTo: id)
+            return
+        }
+        Task { [proxy] in
+            await proxy.waitForStartup()
+            await withTaskGroup(of: Void.self) { group in
+                for uri in fresh {
+                    guard let (server, original) = ResourceURI.split(uri) else { continue }
+                    group.addTask {
+                        guard let conn = await proxy.readyConnection(server), conn.serverCapabilities?["resources"]?["subscribe"]?.boolValue == true else { return }
+                        if conn.isModern {
+                            await proxy.listenForResource(server, original, true)
+                        } else {
+                            _ = try? await conn.call("resources/subscribe", ["uri": .string(original)], timeoutMillis: 10_000)
+                        }
+                    }
                 }
-                _ = try? await conn.call("resources/subscribe", ["uri": .string(original)], timeoutMillis: 10_000)
             }
+            session.send(ack, relatedTo: id)
         }
     }
 

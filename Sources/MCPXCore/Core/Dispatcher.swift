@@ -99,7 +99,8 @@ public final class Dispatcher: Sendable {
             switch ModernEra.envelope(of: msg) {
             case .none:
                 if method == "server/discover" {
-                    reply(Message.error(id: id, .invalidParams("server/discover is a \(ModernEra.version) request: params._meta must carry \(ModernEra.protocolVersionKey) and \(ModernEra.capabilitiesKey)")))
+                    // It exists only at 2026-07-28, whose requests carry the envelope.
+                    reply(Message.error(id: id, RPCError(.methodNotFound, "Method not found: server/discover is a \(ModernEra.version) request and needs params._meta with \(ModernEra.protocolVersionKey) and \(ModernEra.capabilitiesKey)")))
                     return
                 }
             case .invalid(let e):

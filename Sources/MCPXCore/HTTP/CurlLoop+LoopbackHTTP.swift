@@ -77,6 +77,7 @@ extension CurlLoop {
             failure = Self.connectError(err)
             index += 1
         }
+        if t.resentAfterLoss { failure = HTTPError(.connectionLost, "connection lost, then \(failure.detail) on a new one") }
         finish(t, failure)
     }
 
@@ -286,8 +287,9 @@ extension CurlLoop {
     /// it while it was idle), as curl does.
     private func lostLoopback(_ c: LoopbackConnection, _ message: String) {
         guard c.transfer != nil else { return closeLoopback(c) }
-        if c.exchanges > 0 && !c.reader.started, let t = c.release() {
+        if c.exchanges > 0 && !c.reader.started && !(c.transfer?.resentAfterLoss ?? true), let t = c.release() {
             closeLoopback(c)
+            t.resentAfterLoss = true
             connectLoopback(t, c.endpoint, from: 0, now: monotonicNanos(), lastError: nil)
             return
         }

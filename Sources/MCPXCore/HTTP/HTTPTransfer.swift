@@ -111,6 +111,9 @@ public final class HTTPTransfer: @unchecked Sendable {
     var responseHeaders = HTTPHeaders()
     var headDelivered = false
     var abortReason: HTTPError?
+    /// Sent again on a new connection after the one it went out on broke with no answer: it may
+    /// have reached the backend, so a failure now is a lost connection, never "refused".
+    var resentAfterLoss = false
     var finished = false
 
     public init(

@@ -86,6 +86,7 @@ extension HTTPDoor {
         let dispatcher = self.dispatcher
         // The client closing the stream is its cancel; the request's client goes away with it.
         ex.onClose = { [dispatcher] in dispatcher.endSession(client) }
+        ex.cancelOnPeerClose = true
         if method == "subscriptions/listen" {
             ex.startStream()
             modernStreams.append(ex)

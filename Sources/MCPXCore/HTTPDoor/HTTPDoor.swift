@@ -162,8 +162,11 @@ public final class HTTPDoor: @unchecked Sendable {
             case .wouldBlock:
                 return
             case .closed:
-                // The client closed its side: answer what it sent, then close ours.
-                if c.exchange != nil || !c.queued.isEmpty {
+                // The client closed its side: answer what it sent, then close ours (unless what
+                // it sent is a 2026-07-28 request, whose client cancels by closing).
+                if c.exchange?.cancelOnPeerClose == true {
+                    c.close()
+                } else if c.exchange != nil || !c.queued.isEmpty {
                     c.peerClosed = true
                     if let w = c.watch { loop.pauseReading(w, true) }
                 } else {

@@ -124,6 +124,8 @@ final class HTTPExchange: @unchecked Sendable {
     var headers: [(String, String)] = []
     /// Runs when the connection closes before the exchange is done.
     var onClose: (() -> Void)?
+    /// The client closing its side ends the exchange (a 2026-07-28 request: closing is its cancel).
+    var cancelOnPeerClose = false
 
     init(connection: HTTPServerConnection, request: HTTPRequest) {
         self.connection = connection

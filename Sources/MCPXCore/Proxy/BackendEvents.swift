@@ -86,7 +86,10 @@ final class BackendEvents: Sendable {
                 // On no call's response: the one client with calls in flight there, else every
                 // client; with several such clients it could be any one's, so nobody's.
                 let busy = sessions.withCalls(to: server)
-                if busy.count == 1 {
+                if busy.count == 1, busy[0].isModern {
+                    // A 2026-07-28 client takes logs only for a request that asked: its one such call there.
+                    if let rid = busy[0].soleLoggingCall(to: server), busy[0].wantsLog(level, request: rid) { busy[0].send(out, relatedTo: rid) }
+                } else if busy.count == 1 {
                     if busy[0].wantsLog(level) { busy[0].send(out) }
                 } else if busy.isEmpty {
                     sessions.broadcastLog(out, level: level)

@@ -260,9 +260,12 @@ extension MultiServerProxy {
 
     /// `resources/subscribe` / `unsubscribe` for a 2026-07-28 backend, which has neither: the URI
     /// joins (or leaves) its listen stream, opened again with the new set.
-    public func listenForResource(_ server: String, _ uri: String, _ on: Bool) {
+    public func listenForResource(_ server: String, _ uri: String, _ on: Bool) async {
         guard let e = entries[server], e.connection.isModern, e.connection.setListened(uri, on) else { return }
-        openEventStream(server)
+        // Answered once the backend answered the new listen (its acknowledgement comes first on
+        // it), so an update sent right after the client's subscribe is not lost.
+        let answered = OneShotSignal()
+        if openEventStream(server, answered: answered) && on { await answered.wait(upTo: Self.eventStreamAnswerWait) }
     }
 
     /// For backends without a GET stream: fetch every list again (called from the health loop).

@@ -594,12 +594,15 @@ public actor MultiServerProxy {
     /// A dual-era backend served at 2026-07-28 whose tool needed a server-to-client request (which
     /// that revision does not allow): it is served in the handshake era from now on (a new
     /// session, or a new process), so such tools work. Returns whether that worked.
-    public func downgradeToHandshake(_ key: String) async -> Bool {
-        guard let conn = entries[key]?.connection, conn.isModern else { return entries[key]?.connection.isModern == false }
-        log.warning("\(key): a tool sent a request to the client, which \(ModernEra.version) does not allow; serving \(key) in the handshake era from now on (set \"protocol\": \"2025-11-25\" to start that way)")
-        conn.preferHandshake()
-        entries[key]?.config.protocolChoice = .handshake
-        return await recoverSession(key, seenGeneration: conn.sessionGeneration)
+    public func downgradeToHandshake(_ key: String, seenGeneration: Int) async -> Bool {
+        guard let conn = entries[key]?.connection else { return false }
+        if conn.protocolChoice != .handshake {
+            log.warning("\(key): a tool sent a request to the client, which \(ModernEra.version) does not allow; serving \(key) in the handshake era from now on (set \"protocol\": \"2025-11-25\" to start that way)")
+            conn.preferHandshake()
+            entries[key]?.config.protocolChoice = .handshake
+        }
+        // Calls that saw the same session wait for the one new handshake.
+        return await recoverSession(key, seenGeneration: seenGeneration)
     }
 
     /// The backend said its tools changed (or mcpx wants to re-check): fetch them again.

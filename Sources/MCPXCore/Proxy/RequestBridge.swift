@@ -152,9 +152,10 @@ final class RequestBridge: Sendable {
         if client.isModern {
             // A 2026-07-28 client takes no requests: the call it is waiting for answers it with
             // an InputRequiredResult carrying this one, and its retry carries the answer.
-            guard let origin, let hook = suspendHook.withLock({ $0 }) else {
-                log.info("\(server): \(method) not forwarded: a \(ModernEra.version) client takes no requests outside a tool call")
-                answer(server: server, method: method, connection: connection, Message.error(id: backendID, RPCError(.methodNotFound, "mcpx cannot bridge \(method) to a \(ModernEra.version) client outside a tool call")))
+            // On a channel shared by all calls (stdio, HTTP+SSE) the call is the client's one call there.
+            guard let origin = origin ?? soleCall(of: client, to: server), let hook = suspendHook.withLock({ $0 }) else {
+                log.info("\(server): \(method) not forwarded: a \(ModernEra.version) client takes requests only as part of one call's answer, and no single call of it is waiting on \(server)")
+                answer(server: server, method: method, connection: connection, Message.error(id: backendID, RPCError(.methodNotFound, "mcpx cannot bridge \(method) to a \(ModernEra.version) client: it is not waiting on exactly one call to this server")))
                 return
             }
             let key = state.withLock { s -> String in
@@ -212,6 +213,13 @@ final class RequestBridge: Sendable {
             return Array(mine.values)
         }
         for a in gone { a.continuation.resume(returning: nil) }
+    }
+
+    /// The one call `client` has in flight to `server` (a replica key counts as its server).
+    func soleCall(of client: ClientSession, to server: String) -> CallOrigin? {
+        let name = MultiServerProxy.serverName(ofKey: server)
+        let ids = client.pending.withLock { p in p.filter { $0.value.server == name }.map(\.key) }
+        return ids.count == 1 ? CallOrigin(session: client, requestID: ids[0]) : nil
     }
 
     /// The answer to a request asked in an `InputRequiredResult` (`key`), from a 2026-07-28 client's

@@ -2,14 +2,16 @@
 or both, for the protocol-revision tests (Tests/interop/test_protocol_2026.py).
 
     python sdk_era_backend.py --era legacy|modern|dual --transport stdio|http --name NAME [--port 0]
+                              [--start-delay SECONDS]
 
 Eras:
 - legacy: the initialize handshake only (2024-11-05 .. 2025-11-25), as a server written before
   2026-07-28 behaves. `server/discover` (or any request carrying the 2026 `_meta` envelope) is
-  answered -32601 Method not found. stdio: the SDK's handshake-only loop (`serve_loop`) behind a
-  small request filter. HTTP: the SDK's Streamable HTTP app behind an ASGI shim that answers
-  `400` + -32601 to a request whose `MCP-Protocol-Version` header is not a handshake version (the
-  SDK app itself would route such a request to its modern entry).
+  answered -32601 Method not found. stdio: the SDK's handshake loop, built as `serve_loop` builds
+  it, behind a request filter (the SDK's own dual-era loop would answer -32600 there). HTTP: the
+  SDK's Streamable HTTP app behind an ASGI shim that answers `400` + -32601 to a request whose
+  `MCP-Protocol-Version` header is not a handshake version (the SDK app itself would route such a
+  request to its modern entry).
 - modern: 2026-07-28 only. stdio: the SDK's modern stream loop (`_serve_modern_stream`, private);
   `initialize` gets -32022 naming the supported versions. HTTP: an ASGI shim in front of the SDK
   app: a request without a modern `MCP-Protocol-Version` header gets `400` + -32022 (POST) or
@@ -25,8 +27,9 @@ Tools (every one era-aware where the eras differ):
   fail() -> isError result            slow(steps, tag) -> progress + one info log per step
   nap(seconds, tag) -> sleeps; records whether it was cancelled (see `naps`)
   naps() -> {"cancelled": [...], "finished": [...]}
-  bump() -> toggles the tool `extra` and announces list changes + an update of test://greeting
-            (legacy era: notifications on the session; modern era: the subscriptions/listen bus)
+  bump(tool="extra") -> toggles the tool named `tool` (extra*), announces list changes and an
+            update of test://greeting (legacy era: notifications on the session; modern era:
+            the subscriptions/listen bus)
   ask() -> elicits a name and samples a message: legacy era via classic server->client requests
            (ctx.elicit + create_message), modern era via a hand-rolled InputRequiredResult
   ask2() -> the SDK resolver `Resolve(Elicit(...))`: both eras; -32021 (modern) when the
@@ -65,11 +68,15 @@ GREETING_URI = "test://greeting"
 ITEM_TEMPLATE = "test://item/{id}"
 NAMES = ["alice", "bob", "carol"]
 ITEM_IDS = ["1", "12", "2"]
-MODERN = "2026-07-28"
 
 
 class NameForm(BaseModel):
     name: str = Field(description="Your name")
+
+
+def ask_name() -> Elicit[NameForm]:
+    """The resolver of `ask2` (module level: annotations are evaluated in the module's globals)."""
+    return Elicit("Your name?", NameForm)
 
 
 def _is_modern(ctx: Context) -> bool:
@@ -133,17 +140,21 @@ def build(server_name: str, era: str) -> MCPServer:
     def naps() -> dict[str, Any]:
         return {"cancelled": list(state["cancelled"]), "finished": list(state["finished"])}
 
-    @mcp.tool(description="Toggle the tool `extra`, announce list changes and a resource update")
-    async def bump(ctx: Context) -> str:
-        if any(t.name == "extra" for t in await mcp.list_tools()):
-            mcp.remove_tool("extra")
+    @mcp.tool(description="Toggle the tool named `tool`, announce list changes and a resource update")
+    async def bump(ctx: Context, tool: str = "extra") -> str:
+        # Each client of a shared HTTP backend toggles a tool of its own: a handshake-era backend
+        # tells only the calling session about the change, so the others' views would go stale.
+        if not tool.startswith("extra"):
+            raise ToolError("bump toggles only tools named extra*")
+        if any(t.name == tool for t in await mcp.list_tools()):
+            mcp.remove_tool(tool)
             present = False
         else:
 
             def extra() -> str:
-                return f"{name}: extra"
+                return f"{name}: {tool}"
 
-            mcp.add_tool(extra, name="extra", description="Comes and goes with bump")
+            mcp.add_tool(extra, name=tool, description="Comes and goes with bump")
             present = True
         if _is_modern(ctx):
             await ctx.notify_tools_changed()
@@ -155,7 +166,7 @@ def build(server_name: str, era: str) -> MCPServer:
             await ctx.session.send_prompt_list_changed()
             await ctx.session.send_resource_list_changed()
             await ctx.session.send_resource_updated(GREETING_URI)
-        return f"{name}: bumped, extra present: {present}"
+        return f"{name}: bumped, {tool} present: {present}"
 
     @mcp.tool(description="Elicit a name and sample a message (era-aware)")
     async def ask(ctx: Context) -> str | types.InputRequiredResult:
@@ -199,9 +210,6 @@ def build(server_name: str, era: str) -> MCPServer:
         return (
             f"{name}: hello {content.get('name')}, sampled {_text_of(got_llm)}, state={ctx.request_state}"
         )
-
-    def ask_name() -> Elicit[NameForm]:
-        return Elicit("Your name?", NameForm)
 
     @mcp.tool(description="Elicit a name through the SDK resolver (both eras)")
     async def ask2(form: Annotated[NameForm, Resolve(ask_name)]) -> str:
@@ -310,7 +318,9 @@ async def _serve_legacy_only(low: Any, read: Any, write: Any, lifespan_state: An
     from mcp.server.runner import ServerRunner, _has_modern_envelope, aclose_shielded
     from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
-    dispatcher = JSONRPCDispatcher(read, write, raise_handler_exceptions=False, inline_methods=frozenset({"initialize"}))
+    dispatcher = JSONRPCDispatcher(
+        read, write, raise_handler_exceptions=False, inline_methods=frozenset({"initialize"})
+    )
     connection = Connection.for_loop(dispatcher)
     runner = ServerRunner(low, connection, lifespan_state, init_options=low.create_initialization_options())
 
@@ -433,12 +443,22 @@ def main() -> None:
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     parser.add_argument("--name", default="era")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--start-delay",
+        type=float,
+        default=0.0,
+        help="stdio: sleep this long before reading stdin (a slow-starting server; requests queue up)",
+    )
     args = parser.parse_args()
 
     mcp = build(args.name, args.era)
     if args.transport == "http":
         serve_http(mcp, args.era, args.port)
     else:
+        if args.start_delay > 0:
+            import time
+
+            time.sleep(args.start_delay)
         anyio.run(serve_stdio, mcp, args.era)
 
 
