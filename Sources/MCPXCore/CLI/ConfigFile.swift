@@ -281,15 +281,7 @@ public enum ConfigFile {
             }
             var config = ServerConfig(name: name, url: list[0].url)
             config.setReplicas(list)
-            if config.stdio == nil {
-                switch type {
-                case nil: config.transport = .auto
-                case "http"?, "streamable-http"?, "streamableHttp"?, "streamable_http"?: config.transport = .streamableHTTP
-                case "sse"?: config.transport = .sse
-                case let t?:
-                    throw fail(ConfigFile.path(p, "type"), "must be \"http\", \"streamable-http\", \"streamableHttp\" or \"sse\", not \(JSONValue.string(t).jsonString)")
-                }
-            }
+            if config.stdio == nil { config.transport = try transport(type, default: .auto, at: p) }
             config.headers = try headers(o, at: p)
             return config
         }
@@ -368,15 +360,20 @@ public enum ConfigFile {
             }
 
             var config = ServerConfig(name: name, url: url)
+            config.transport = try transport(type, default: urlKey == "httpUrl" ? .streamableHTTP : .auto, at: p)
+            config.headers = try headers(o, at: p)
+            return config
+        }
+
+        /// The transport `"type"` names (`default` when it is absent).
+        func transport(_ type: String?, default d: ServerConfig.Transport, at p: String) throws(ConfigError) -> ServerConfig.Transport {
             switch type {
-            case nil: config.transport = urlKey == "httpUrl" ? .streamableHTTP : .auto
-            case "http"?, "streamable-http"?, "streamableHttp"?, "streamable_http"?: config.transport = .streamableHTTP
-            case "sse"?: config.transport = .sse
+            case nil: return d
+            case "http"?, "streamable-http"?, "streamableHttp"?, "streamable_http"?: return .streamableHTTP
+            case "sse"?: return .sse
             case let t?:
                 throw fail(ConfigFile.path(p, "type"), "must be \"http\", \"streamable-http\", \"streamableHttp\" or \"sse\", not \(JSONValue.string(t).jsonString)")
             }
-            config.headers = try headers(o, at: p)
-            return config
         }
 
         /// A string value with `${VAR}` expanded; nil when the key is absent.

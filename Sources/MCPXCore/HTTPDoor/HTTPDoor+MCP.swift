@@ -140,15 +140,7 @@ extension HTTPDoor {
             postBatch(body, s, ex)
             return
         }
-        let msg: IncomingMessage
-        do {
-            msg = try IncomingMessage(bytes: body)
-        } catch {
-            var id: RPCID?
-            if error.code != .parseError, let raw = try? RawObject(body), let v = raw.value("id") { id = RPCID(v) }
-            ex.respond(400, contentType: "application/json", Message.error(id: id, error))
-            return
-        }
+        guard let msg = Self.message(body, ex) else { return }
         let session: HTTPSession
         if let existing {
             session = existing
@@ -187,6 +179,18 @@ extension HTTPDoor {
         case .notification, .response, .errorResponse:
             dispatcher.handle(msg, session.client) { _ in }
             ex.respond(202)
+        }
+    }
+
+    /// The POSTed message; nil (and answered 400 with its JSON-RPC error) when it is not one.
+    static func message(_ body: [UInt8], _ ex: HTTPExchange) -> IncomingMessage? {
+        do {
+            return try IncomingMessage(bytes: body)
+        } catch {
+            var id: RPCID?
+            if error.code != .parseError, let raw = try? RawObject(body), let v = raw.value("id") { id = RPCID(v) }
+            ex.respond(400, contentType: "application/json", Message.error(id: id, error))
+            return nil
         }
     }
 

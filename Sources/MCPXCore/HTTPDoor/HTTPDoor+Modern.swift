@@ -57,15 +57,7 @@ extension HTTPDoor {
             ex.respond(400, contentType: "application/json", Message.error(id: nil, RPCError(.invalidRequest, "Invalid Request: no batches at \(ModernEra.version)")))
             return
         }
-        let msg: IncomingMessage
-        do {
-            msg = try IncomingMessage(bytes: body)
-        } catch {
-            var id: RPCID?
-            if error.code != .parseError, let raw = try? RawObject(body), let v = raw.value("id") { id = RPCID(v) }
-            ex.respond(400, contentType: "application/json", Message.error(id: id, error))
-            return
-        }
+        guard let msg = Self.message(body, ex) else { return }
         guard case .request(let id, let method) = msg.kind else {
             // At 2026-07-28 a client sends no notifications over HTTP (a cancel is a closed stream).
             ex.respond(202)
