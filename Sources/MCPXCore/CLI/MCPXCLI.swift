@@ -28,6 +28,7 @@ public enum MCPXCLI {
             stderrLine("mcpx: error: \(error)")
             return 2
         }
+        if options.command == .history { return historyCommand(options) }
         let resolved: ServerSet.Resolved
         do {
             resolved = try ServerSet.resolveWithState(options, log: log)
@@ -40,9 +41,29 @@ public enum MCPXCLI {
         switch options.command {
         case .serve:
             return await ServeCommand.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
+        case .history:
+            return historyCommand(options)
         case .list, .tools, .call, .check, .search:
             return await TerminalCommands.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         }
+    }
+
+    /// `mcpx history [SERVER] --state FILE [--limit N]`: the history beside the state file.
+    static func historyCommand(_ options: Options) -> Int32 {
+        guard let state = options.statePath else {
+            stderrLine("mcpx: error: mcpx history needs --state FILE (the history is kept beside it)")
+            return 2
+        }
+        let h = History(statePath: state, log: (try? Logger(level: .warning)) ?? .silent)
+        let server = options.commandArgs.first
+        let entries = h.all.filter { server == nil || $0.server == server }
+        let limit = options.searchLimitGiven ? options.searchLimit : 50
+        if entries.isEmpty {
+            stdoutText("No changes recorded\(server.map { " for \($0)" } ?? "") in \(h.path ?? state).\n")
+            return 0
+        }
+        stdoutText(entries.suffix(limit).map(\.line).joined(separator: "\n") + "\n")
+        return 0
     }
 
     static func stderrLine(_ s: String) {

@@ -1,7 +1,7 @@
 /// mcpx's command line, parsed by hand (no package dependencies).
 public struct Options: Sendable {
     public enum Command: String, Sendable {
-        case serve, list, tools, call, check, search
+        case serve, list, tools, call, check, search, history
     }
 
     public var command: Command = .serve
@@ -40,6 +40,8 @@ public struct Options: Sendable {
     public var searchServer: String?
     /// `mcpx search --limit N`.
     public var searchLimit = 10
+    /// Whether --limit was given (mcpx history shows 50 entries otherwise).
+    public var searchLimitGiven = false
 
     /// Whether stdin/stdout is served: with `--stdio`, or when no other door is.
     public var servesStdio: Bool { stdio || http == nil }
@@ -58,6 +60,7 @@ public struct Options: Sendable {
           mcpx call   TOOL 'JSON-ARGUMENTS' [...]        call one tool, print the result
           mcpx check  [...]                             connect to every server, print health
           mcpx search QUERY [--server S] [--limit N]    the tools that best match a task, best first
+          mcpx history [SERVER] --state FILE [--limit N] changes of the server set: who, what, when
           mcpx search --catalog FILE                    rank a catalog's tools for {"query"} lines on stdin
 
         SERVERS
@@ -176,7 +179,9 @@ public struct Options: Sendable {
                 o.settings.exposeLimit = Int(try number(a, try val(), min: 1, max: 1_000_000))
                 o.exposeLimitGiven = true
             case "--always-expose": o.settings.alwaysExpose += try val().split(separator: ",").map(String.init)
-            case "--limit": o.searchLimit = Int(try number(a, try val(), min: 1, max: 50))
+            case "--limit":
+                o.searchLimit = Int(try number(a, try val(), min: 1, max: 100_000))
+                o.searchLimitGiven = true
             case "--config": o.configPaths.append(try val())
             case "--skip-stdio": o.skipStdio = true
             case "--stdio-server": o.servers.append(try parseStdioServer(try val()))
@@ -226,7 +231,7 @@ public struct Options: Sendable {
         }
         if let first = positional.first {
             guard let c = Command(rawValue: first), c != .serve else {
-                throw ConfigError("unknown command \"\(first)\" (commands: list, tools, call, check; see mcpx --help)")
+                throw ConfigError("unknown command \"\(first)\" (commands: list, tools, call, check, search, history; see mcpx --help)")
             }
             o.command = c
             o.commandArgs = Array(positional.dropFirst())
@@ -254,7 +259,7 @@ public struct Options: Sendable {
         case .serve: extra = []
         case .list, .check: extra = args
         case .search: extra = []
-        case .tools: extra = Array(args.dropFirst())
+        case .tools, .history: extra = Array(args.dropFirst())
         case .call:
             guard !args.isEmpty else { throw ConfigError("mcpx call needs a tool name: mcpx call TOOL '{\"arg\": ...}'") }
             extra = Array(args.dropFirst(2))

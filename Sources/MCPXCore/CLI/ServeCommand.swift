@@ -29,6 +29,7 @@ public enum ServeCommand {
         let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log)
         if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }
+            await proxy.setHistory(History(statePath: file.path, log: log))
         }
         let dispatcher = Dispatcher(proxy: proxy, log: log, maxMessageBytes: options.maxLineBytes)
         let deadlines = Task { await dispatcher.runDeadlines() }

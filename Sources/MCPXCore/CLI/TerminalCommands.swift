@@ -63,6 +63,7 @@ public enum TerminalCommands {
         let proxy = MultiServerProxy(settings: options.settings, servers: needed, loop: loop, log: log)
         if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }
+            await proxy.setHistory(History(statePath: file.path, log: log))
         }
         await proxy.start(clientCapabilities: .object([:]))
         let code: Int32
@@ -77,7 +78,7 @@ public enum TerminalCommands {
             deadlines.cancel()
         case .check: code = await check(proxy, out)
         case .search: code = await search(proxy, query: options.commandArgs.joined(separator: " "), server: options.searchServer, limit: options.searchLimit, out)
-        case .serve: code = 2
+        case .serve, .history: code = 2
         }
         await proxy.shutdown()
         loop.shutdown()

@@ -45,6 +45,8 @@ public final class ClientSession: Sendable {
         /// A 2026-07-28 client (stateless requests): list changes and resource updates go only to
         /// its `subscriptions/listen` streams; logs only for requests that asked (`requestLogLevels`).
         var modern = false
+        /// The client's own name (`clientInfo.name`), for the history of changes it makes.
+        var clientName: String?
         var listens: [Listen] = []
         var requestLogLevels: [RPCID: MCPLogLevel] = [:]
     }
@@ -161,6 +163,20 @@ public final class ClientSession: Sendable {
     var isLegacy: Bool { legacy.load(ordering: .relaxed) }
 
     func setLogLevel(_ level: MCPLogLevel) { state.withLock { $0.logLevel = level } }
+
+    func setClientName(_ name: String?) {
+        guard let name else { return }
+        state.withLock { $0.clientName = String(name.prefix(100)) }
+    }
+
+    /// Who this client is in the history of server-set changes.
+    var historyActor: History.Actor {
+        switch door {
+        case .stdio, .http: History.Actor("model", client: state.withLock { $0.clientName })
+        case .rest: .admin
+        case .cli: .terminal
+        }
+    }
 
     /// The client sent `notifications/initialized`: flush what was held back.
     func markInitialized() {

@@ -96,7 +96,7 @@ extension Dispatcher {
         if ManagementTools.isOwn(name) || name == ManagementTools.searchTools || name == ManagementTools.describeTools {
             let args = params.value("arguments")
             Task { [proxy] in
-                let result = await proxy.callManagementTool(name, arguments: args)
+                let result = await proxy.callManagementTool(name, arguments: args, actor: session.historyActor)
                 reply(Message.response(id: id, result: result))
             }
             return
@@ -137,7 +137,7 @@ extension Dispatcher {
         }
         if ManagementTools.isOwn(inner) || ManagementTools.isSearchTool(inner) {
             let a = p["arguments"]
-            Task { [proxy] in reply(Message.response(id: id, result: await proxy.callManagementTool(inner, arguments: a))) }
+            Task { [proxy] in reply(Message.response(id: id, result: await proxy.callManagementTool(inner, arguments: a, actor: session.historyActor))) }
             return
         }
         route(id: id, name: inner, params: rebuilt, session, reply: reply, parked: nil)

@@ -13,6 +13,7 @@ extension Dispatcher {
             reply(Message.error(id: id, RPCError(.methodNotFound, "Method not found: \(method) is not part of protocol \(ModernEra.version)", data: .string(method))))
             return
         }
+        session.setClientName(envelope.clientInfo?["name"]?.stringValue)
         if session.markModern(capabilities: envelope.capabilities) {
             // The first modern request of this client: backends start now, told what it supports.
             let caps = envelope.capabilities

@@ -156,6 +156,7 @@ public final class Dispatcher: Sendable {
             return
         }
         session.setInitializeParams(version: version, capabilities: caps)
+        session.setClientName(params["clientInfo"]?["name"]?.stringValue)
         Task { [proxy] in
             // Backends connect now (unless a door started them already), told only what this client
             // supports. Their first attempts get a moment (bounded) so the answer can say what they offer.

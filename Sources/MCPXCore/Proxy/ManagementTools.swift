@@ -10,7 +10,7 @@ public enum ManagementTools {
 
     public static func definitions(readOnly: Bool) -> [JSONValue] {
         let actions: [JSONValue] = readOnly
-            ? ["list", "health", "flush_cache"] : ["add", "remove", "list", "enable", "disable", "health", "flush_cache"]
+            ? ["list", "health", "flush_cache", "history"] : ["add", "remove", "list", "enable", "disable", "health", "flush_cache", "history", "rollback"]
         let manageTool: JSONValue = [
             "name": "manage",
             "title": "Manage MCP servers",
@@ -18,7 +18,7 @@ public enum ManagementTools {
                 "Manage the MCP servers behind this proxy. Actions: "
                     + (readOnly
                         ? "list (every server with URL, status, tool count, last error), health (ping now; name or \"all\"), flush_cache (forget cached results; name or \"all\"). Changes are disabled (read-only)."
-                        : "add (name + url: connect a new server and expose its tools; or name + command [+ args, env, cwd]: start a local stdio server, only for commands the user allowed with --allow-command), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\"), flush_cache (forget cached tool results; name or \"all\"). A server may have several instances: add with urls (a list) instead of url, and optionally loadBalancing.")),
+                        : "add (name + url: connect a new server and expose its tools; or name + command [+ args, env, cwd]: start a local stdio server, only for commands the user allowed with --allow-command), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\"), flush_cache (forget cached tool results; name or \"all\"), history (the latest changes of the server set, who made them; name and limit optional), rollback (to: a history entry id: put the server set back as it was right after it). A server may have several instances: add with urls (a list) instead of url, and optionally loadBalancing.")),
             "inputSchema": [
                 "type": "object",
                 "properties": [
@@ -32,6 +32,8 @@ public enum ManagementTools {
                         "type": "array", "items": ["type": "string"],
                         "description": "For add, instead of url: the endpoints of several instances (replicas) of one server; each call goes to one of them.",
                     ],
+                    "limit": ["type": "integer", "description": "For history: how many of the latest entries (default 20)."],
+                    "to": ["type": "integer", "description": "For rollback: the id of the history entry to go back to."],
                     "loadBalancing": [
                         "type": "string", "enum": ["round-robin", "least-connections", "weighted", "health", "random"],
                         "description": "For add with urls: how a call picks a replica (default least-connections).",

@@ -2,10 +2,10 @@ public import MCPXJSON
 
 extension MultiServerProxy {
     /// Runs one of mcpx's own tools; the answer is a tool result (errors have `isError`).
-    public func callManagementTool(_ name: String, arguments: JSONValue?) async -> JSONValue {
+    public func callManagementTool(_ name: String, arguments: JSONValue?, actor: History.Actor = History.Actor("model")) async -> JSONValue {
         let args = arguments?.objectValue ?? [:]
         switch name {
-        case ManagementTools.manage: return await manage(args)
+        case ManagementTools.manage: return await manage(args, actor: actor)
         case ManagementTools.status: return statusResult()
         case ManagementTools.health: return healthSummary()
         case ManagementTools.searchTools: return searchToolsResult(args)
@@ -14,26 +14,30 @@ extension MultiServerProxy {
         }
     }
 
-    func manage(_ args: JSONObject) async -> JSONValue {
+    func manage(_ args: JSONObject, actor: History.Actor) async -> JSONValue {
         guard case .string(let action)? = args["action"] else {
             return ManagementTools.failure(
                 "manage needs \"action\": one of add, remove, list, enable, disable, health")
         }
         let name = args["name"]?.stringValue
-        if settings.readOnly && !["list", "health", "flush_cache"].contains(action) {
+        if settings.readOnly && !["list", "health", "flush_cache", "history"].contains(action) {
             return ManagementTools.failure("manage \(action) is disabled: mcpx runs with --read-only")
         }
         switch action {
         case "list": return listResult()
         case "health": return await healthCheckNow(name ?? "all")
         case "flush_cache": return flushCache(name ?? "all")
+        case "history": return historyResult(server: name, limit: args["limit"]?.intValue.map(Int.init) ?? 20)
+        case "rollback":
+            guard let to = args["to"]?.intValue else { return ManagementTools.failure("manage rollback needs \"to\": the id of a history entry (see manage history)") }
+            return await rollback(to: Int(to), actor: actor)
         case "add":
             if let command = args["command"] {
                 guard let name, case .string(let cmd) = command else {
                     return ManagementTools.failure("manage add with a command needs \"name\" and \"command\" (a string)")
                 }
                 switch stdioSpec(cmd, args) {
-                case .success(let spec): return await add(ServerConfig(name: name, stdio: spec))
+                case .success(let spec): return await add(ServerConfig(name: name, stdio: spec), actor: actor)
                 case .failure(let e): return ManagementTools.failure("Cannot add \"\(name)\": \(e.message)")
                 }
             }
@@ -58,7 +62,7 @@ extension MultiServerProxy {
                 var config = ServerConfig(name: name, url: urls[0])
                 config.setReplicas(urls.map { ServerConfig.Replica(url: $0) })
                 if let balancing { config.loadBalancing = balancing }
-                return await add(config)
+                return await add(config, actor: actor)
             }
             guard let name, let url = args["url"]?.stringValue else {
                 return ManagementTools.failure("manage add needs \"name\" and \"url\" (or \"urls\" for several instances, or \"command\" for a stdio server)")
@@ -66,16 +70,16 @@ extension MultiServerProxy {
             if let problem = validateURL(url) { return ManagementTools.failure("Cannot add \"\(name)\": \(problem)") }
             var config = ServerConfig(name: name, url: url)
             if let balancing { config.loadBalancing = balancing }
-            return await add(config)
+            return await add(config, actor: actor)
         case "remove", "enable", "disable":
             guard let name else { return ManagementTools.failure("manage \(action) needs \"name\"") }
             guard entries[name] != nil else {
                 return ManagementTools.failure("No server named \"\(name)\". Servers: \(order.joined(separator: ", "))")
             }
             switch action {
-            case "remove": return await remove(name)
-            case "enable": return await setEnabled(name, true)
-            default: return await setEnabled(name, false)
+            case "remove": return await remove(name, actor: actor)
+            case "enable": return await setEnabled(name, true, actor: actor)
+            default: return await setEnabled(name, false, actor: actor)
             }
         default:
             return ManagementTools.failure(
@@ -129,7 +133,7 @@ extension MultiServerProxy {
         return .success(spec)
     }
 
-    func add(_ config: ServerConfig) async -> JSONValue {
+    func add(_ config: ServerConfig, actor: History.Actor, action: String = "add", rollbackTo: Int? = nil) async -> JSONValue {
         var config = config
         if config.protocolChoice == .auto { config.protocolChoice = settings.backendProtocol }
         let name = config.name
@@ -154,6 +158,7 @@ extension MultiServerProxy {
         startSupervisorAfterConnect(name)
         publishNow()
         persist()
+        history.record(actor, action: action, server: name, before: nil, after: History.describe(config), to: rollbackTo)
         let count = e.toolNames.count
         let replicaNote = config.replicas.isEmpty ? "" : " (\(config.replicas.count) replicas, \(config.loadBalancing.rawValue))"
         return ManagementTools.result(
@@ -173,8 +178,9 @@ extension MultiServerProxy {
         entries[name]?.supervisor = Task { [weak self] in await self?.supervise(name, alreadyConnected: true) }
     }
 
-    func remove(_ name: String) async -> JSONValue {
+    func remove(_ name: String, actor: History.Actor, action: String = "remove", rollbackTo: Int? = nil) async -> JSONValue {
         guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
+        history.record(actor, action: action, server: name, before: History.describe(e.config), after: nil, to: rollbackTo)
         removedCalls += callFigures(name).calls
         let gone = removeEntries(name)
         for x in gone {
@@ -193,13 +199,16 @@ extension MultiServerProxy {
             ["server": .string(name), "removed": true, "toolsWithdrawn": .int(Int64(e.toolNames.count))])
     }
 
-    func setEnabled(_ name: String, _ enabled: Bool) async -> JSONValue {
+    func setEnabled(_ name: String, _ enabled: Bool, actor: History.Actor, action: String? = nil, rollbackTo: Int? = nil) async -> JSONValue {
         guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
         if e.config.enabled == enabled {
             return ManagementTools.result(
                 "\"\(name)\" is already \(enabled ? "enabled" : "disabled")",
                 ["server": .string(name), "enabled": .bool(enabled), "status": .string(e.config.status.rawValue)])
         }
+        var after = e.config
+        after.enabled = enabled
+        history.record(actor, action: action ?? (enabled ? "enable" : "disable"), server: name, before: History.describe(e.config), after: History.describe(after), to: rollbackTo)
         entries[name]!.config.enabled = enabled
         for k in e.memberKeys {
             entries[k]?.config.enabled = enabled
@@ -468,5 +477,85 @@ extension MultiServerProxy {
         }
         let n = cache.flush(server: nil)
         return ManagementTools.result("Flushed \(n) cached result\(n == 1 ? "" : "s") of every server", ["server": "all", "flushed": .int(Int64(n))])
+    }
+
+    /// `manage history`: the latest changes of the server set (of one server with `name`).
+    func historyResult(server: String?, limit: Int) -> JSONValue {
+        let all = history.all.filter { server == nil || $0.server == server }
+        let shown = Array(all.suffix(max(1, min(limit, 1_000))))
+        let text = shown.isEmpty
+            ? "No changes recorded\(server.map { " for \"\($0)\"" } ?? "")."
+            : shown.map(\.line).joined(separator: "\n")
+        return ManagementTools.result(text, ["entries": .array(shown.map(\.json)), "total": .int(Int64(all.count))])
+    }
+
+    /// `manage rollback`: the server set as it was right after history entry `to` (each server
+    /// changed since is put back as it was then); every step is recorded as a `rollback`.
+    func rollback(to: Int, actor: History.Actor) async -> JSONValue {
+        let all = history.all
+        guard all.contains(where: { $0.id == to }) else {
+            return ManagementTools.failure("No history entry \(to); see manage history (entries \(all.first?.id ?? 0) to \(all.last?.id ?? 0))")
+        }
+        // Going back from now: each later change undone gives the entry the server had then.
+        var target: [String: JSONValue?] = [:]
+        for e in all.reversed() where e.id > to { target[e.server] = .some(e.before) }
+        var steps: [String] = []
+        var failures: [String] = []
+        for (server, wanted) in target.sorted(by: { $0.key < $1.key }) {
+            let current = entries[server].map(\.config)
+            switch (current, wanted) {
+            case (nil, nil): continue
+            case (let c?, nil):
+                _ = await remove(c.name, actor: actor, action: "rollback", rollbackTo: to)
+                steps.append("removed \(server)")
+            case (let c, let w?):
+                guard let config = Self.config(fromHistory: w, fallback: c) else {
+                    failures.append("\(server): its entry cannot be re-created")
+                    continue
+                }
+                if let c, History.describe(c)?["url"] == w["url"], History.describe(c)?["urls"] == w["urls"], History.describe(c)?["command"] == w["command"] {
+                    if c.enabled != config.enabled {
+                        _ = await setEnabled(server, config.enabled, actor: actor, action: "rollback", rollbackTo: to)
+                        steps.append("\(config.enabled ? "enabled" : "disabled") \(server)")
+                    }
+                    continue
+                }
+                if c != nil { _ = await remove(server, actor: actor, action: "rollback", rollbackTo: to) }
+                let r = await add(config, actor: actor, action: "rollback", rollbackTo: to)
+                if r["isError"]?.boolValue == true {
+                    failures.append("\(server): \(r["content"]?.arrayValue?.first?["text"]?.stringValue ?? "could not be added")")
+                } else {
+                    if !config.enabled { _ = await setEnabled(server, false, actor: actor, action: "rollback", rollbackTo: to) }
+                    steps.append("\(c == nil ? "re-added" : "restored") \(server)")
+                }
+            }
+        }
+        let text = "Rolled back to history entry \(to): " + (steps.isEmpty ? "nothing to change" : steps.joined(separator: ", "))
+            + (failures.isEmpty ? "" : ". Not restored: " + failures.joined(separator: "; "))
+        let structured: JSONValue = ["to": .int(Int64(to)), "steps": .array(steps.map { .string($0) }), "failures": .array(failures.map { .string($0) })]
+        return failures.isEmpty ? ManagementTools.result(text, structured) : ManagementTools.failure(text)
+    }
+
+    /// A server to add back from its history entry; a configured server's own entry (with its
+    /// headers) when it is still known.
+    static func config(fromHistory w: JSONValue, fallback: ServerConfig?) -> ServerConfig? {
+        guard case .string(let name)? = w["name"] else { return nil }
+        var c: ServerConfig
+        if let urls = w["urls"]?.arrayValue?.compactMap(\.stringValue), !urls.isEmpty {
+            c = ServerConfig(name: name, url: urls[0])
+            c.setReplicas(urls.map { ServerConfig.Replica(url: $0) })
+            if let lb = w["loadBalancing"]?.stringValue.flatMap(ServerConfig.LoadBalancing.init(rawValue:)) { c.loadBalancing = lb }
+        } else if let url = w["url"]?.stringValue {
+            c = ServerConfig(name: name, url: url)
+        } else if let command = w["command"]?.stringValue {
+            var spec = ServerConfig.StdioSpec(command: command, args: w["args"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            spec.cwd = w["cwd"]?.stringValue
+            c = ServerConfig(name: name, stdio: spec)
+        } else {
+            return nil
+        }
+        if let f = fallback, f.url == c.url { c.headers = f.headers }
+        c.enabled = w["enabled"]?.boolValue ?? true
+        return c
     }
 }

@@ -158,6 +158,9 @@ public actor MultiServerProxy {
     var stateSaver: (@Sendable ([ServerConfig]) -> Void)?
 
     public func setStateSaver(_ f: @escaping @Sendable ([ServerConfig]) -> Void) { stateSaver = f }
+    /// Every change of the server set (in memory unless `setHistory` gives one beside the state file).
+    var history: History
+    public func setHistory(_ h: History) { history = h }
 
     public init(settings: Settings, servers: [ServerConfig], loop: CurlLoop, log: Logger) {
         self.settings = settings
@@ -179,6 +182,7 @@ public actor MultiServerProxy {
             order.append(s.name)
         }
         self.cache = ResultCache(maxBytes: settings.cacheMaxBytes)
+        self.history = History(statePath: nil, log: log)
         self.entries = entries
         self.order = order
         events.attach(self)
