@@ -87,3 +87,44 @@ def test_history_survives_a_restart_and_a_torn_line(example, mcpx, manage, tmp_p
     assert one.returncode == 0 and "No changes" in one.stdout
     none = subprocess.run([str(mcpx_bin), "history"], capture_output=True, text=True, timeout=10)
     assert none.returncode == 2 and "--state" in none.stderr
+
+
+def test_state_git_commits_every_change(example, mcpx, manage, tmp_path, mcpx_bin):
+    """--state-git: the state directory becomes a git repository; each change is a commit naming
+    actor, action and server; a clone of it holds the state and its history."""
+    import shutil
+    import time
+
+    if shutil.which("git") is None:
+        import pytest
+
+        pytest.skip("git is not installed")
+    a = example("a")
+    home = tmp_path / "memory"
+    home.mkdir()
+    state = home / "state.json"
+    pipe = mcpx((), "--state", str(state), "--state-git")
+    pipe.initialize()
+    ok(manage(pipe, "add", name="docs", url=a.url))
+    ok(manage(pipe, "disable", name="docs"))
+    pipe.close()
+    deadline = time.monotonic() + 10
+    log = ""
+    while time.monotonic() < deadline:
+        log = subprocess.run(["git", "-C", str(home), "log", "--format=%s"], capture_output=True, text=True).stdout
+        if log.count("\n") >= 2:
+            break
+        time.sleep(0.1)
+    subjects = log.splitlines()
+    assert len(subjects) == 2, log
+    assert "add docs" in subjects[1] and "model" in subjects[1], subjects
+    assert "disable docs" in subjects[0], subjects
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(home), str(clone)], check=True, timeout=20)
+    assert (clone / "state.json").exists() and (clone / "state.json.history.jsonl").exists()
+    # git missing: a clear error at start.
+    empty = tmp_path / "nobin"
+    empty.mkdir()
+    out = subprocess.run([str(mcpx_bin), "--stdio", "--state", str(state), "--state-git"], capture_output=True, text=True,
+                         timeout=10, stdin=subprocess.DEVNULL, env={"PATH": str(empty)})
+    assert out.returncode == 2 and "git" in out.stderr, (out.returncode, out.stderr)

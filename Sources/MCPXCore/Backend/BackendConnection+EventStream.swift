@@ -34,6 +34,8 @@ extension BackendConnection {
             },
             onData: { reader.data($0) },
             onDone: { err in
+                // Closed by mcpx itself (replaced, or the backend was marked failed): not an end to react to.
+                if err?.kind == .cancelled { return }
                 if let s = reader.refusedStatus {
                     onEnd(.notOffered(s), nil)
                 } else {

@@ -9,6 +9,8 @@ public struct Options: Sendable {
     public var servers: [ServerConfig] = []
     public var configPaths: [String] = []
     public var statePath: String?
+    /// `--state-git`: the state file's directory is a git repository; every change is a commit.
+    public var stateGit = false
     public var settings = MultiServerProxy.Settings()
     public var logLevel: LogLevel = .info
     /// Whether --log-level was given (terminal commands log only warnings and errors otherwise).
@@ -73,7 +75,9 @@ public struct Options: Sendable {
           --allow-command PATTERN    `manage add` may start commands matching PATTERN (`*` wildcards,
                                      on the command as given); without it, it starts none; repeatable
           --skip-stdio               skip "command" (stdio) entries in --config files
-          --state FILE               keep `manage` changes in FILE across restarts
+          --state FILE               keep `manage` changes in FILE across restarts, and their history
+                                     in FILE.history.jsonl (manage history / rollback, mcpx history)
+          --state-git                make FILE's directory a git repository: every change is a commit
 
         TOOLS
           --expose MODE              all (list every tool), search (list mcpx's own tools and search_tools,
@@ -187,6 +191,7 @@ public struct Options: Sendable {
             case "--stdio-server": o.servers.append(try parseStdioServer(try val()))
             case "--allow-command": o.settings.allowCommands.append(try val())
             case "--state": o.statePath = try val()
+            case "--state-git": o.stateGit = true
             case "--max-tool-name": maxToolNameSpec = try val()
             case "--tools": o.toolsAllow += try val().split(separator: ",").map { String($0) }
             case "--exclude-tools": o.toolsDeny += try val().split(separator: ",").map { String($0) }
@@ -246,6 +251,7 @@ public struct Options: Sendable {
             _ = try parseServers(s)  // not NAME=URL: the usual error
         }
         if o.catalogPath != nil && o.command != .search { throw ConfigError("--catalog goes with mcpx search") }
+        if o.stateGit && o.statePath == nil { throw ConfigError("--state-git needs --state FILE (its directory becomes the git repository)") }
         try o.finishHTTP()
         o.settings.globalAllowTools = o.toolsAllow
         o.settings.globalDenyTools = o.toolsDeny

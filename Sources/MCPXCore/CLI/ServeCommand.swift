@@ -27,10 +27,24 @@ public enum ServeCommand {
         let limits = ProcessResources.raiseFileLimit()
         let loop = CurlLoop()
         let proxy = MultiServerProxy(settings: options.settings, servers: servers, loop: loop, log: log)
+        var git: GitMemory?
         if let file = stateFile {
             await proxy.setStateSaver { file.save($0) }
-            await proxy.setHistory(History(statePath: file.path, log: log))
+            let history = History(statePath: file.path, log: log)
+            if options.stateGit {
+                do {
+                    let g = try GitMemory(statePath: file.path, log: log)
+                    history.onRecord { g.commit($0) }
+                    git = g
+                } catch {
+                    log.error("\(error)")
+                    loop.shutdown()
+                    return 2
+                }
+            }
+            await proxy.setHistory(history)
         }
+        defer { git?.flush() }
         let dispatcher = Dispatcher(proxy: proxy, log: log, maxMessageBytes: options.maxLineBytes)
         let deadlines = Task { await dispatcher.runDeadlines() }
         defer { deadlines.cancel() }

@@ -50,6 +50,8 @@ final class PendingCall: Sendable {
         var idleNanos: UInt64 = 0
         /// Set while a 2026-07-28 client is asked for input the backend needs (`Suspension`).
         var suspension: Suspension?
+        /// Its identical calls waiting (`cacheKey`) were handed back or answered: not twice.
+        var settled = false
     }
     let state: Mutex<State>
 
@@ -282,7 +284,10 @@ extension Dispatcher {
         // The server's policy first: a cached answer, an identical call in flight, the rate limit.
         var cacheKey: String?
         if let policy = backend.policy {
-            if policy.caches(route.tool), let key = ResultCache.key(server: route.server, tool: route.tool, arguments: params.raw("arguments")) {
+            // A retry that answers an InputRequiredResult is never served from (or put in) the cache.
+            if policy.caches(route.tool), !params.has("inputResponses"), !params.has("requestState"),
+                let key = ResultCache.key(server: route.server, tool: route.tool, arguments: params.raw("arguments"))
+            {
                 switch proxy.cache.begin(key, waiter: .init(id: id, session: session, route: route, params: params, reply: reply)) {
                 case .hit(let result):
                     policy.cacheHits.wrappingAdd(1, ordering: .relaxed)
@@ -516,10 +521,16 @@ extension Dispatcher {
                 // `<server>+<uri>`, so they read back through mcpx, and only from this backend.
                 if let exposed = ResourceURI.exposeInToolResult(server: route.server, r) {
                     answer = { Message.response(id: $0, rawResult: exposed[...]) }
-                    if !isError && call.cacheKey != nil { cacheable = exposed }
+                    if !isError && call.cacheKey != nil && !Self.isInputRequired(r) { cacheable = exposed }
                 } else {
                     answer = { Message.response(id: $0, rawResult: r) }
-                    if !isError && call.cacheKey != nil { cacheable = Array(r) }
+                    if !isError && call.cacheKey != nil && !Self.isInputRequired(r) { cacheable = Array(r) }
+                }
+                if call.cacheKey != nil && Self.isInputRequired(r) {
+                    // Input for this client's call: identical calls waiting go on their own.
+                    settleFlight(call)
+                    reply(answer(id))
+                    return
                 }
             } else {
                 answer = { Message.response(id: $0, result: Message.toolError("Server '\(route.server)' sent a response without a result")) }
@@ -581,7 +592,10 @@ extension Dispatcher {
     /// Replies to a call, and to the identical calls waiting on it (keeping a plain result for the
     /// cache's `ttl`).
     func answer(_ id: RPCID, _ call: PendingCall, route: Router.Route, cacheable: [UInt8]?, _ answer: (RPCID) -> [UInt8], reply: Reply) {
-        if let key = call.cacheKey {
+        if let key = call.cacheKey, call.state.withLock({ s -> Bool in
+            defer { s.settled = true }
+            return !s.settled
+        }) {
             proxy.cache.complete(key, server: route.server, result: cacheable, ttl: call.policy?.cache?.ttl, answer: answer)
         }
         reply(answer(id))
@@ -590,7 +604,10 @@ extension Dispatcher {
     /// A call that ended without its own answer (cancelled, timed out, its client gone) hands the
     /// identical calls waiting on it back: they are sent on their own.
     func settleFlight(_ call: PendingCall) {
-        guard let key = call.cacheKey else { return }
+        guard let key = call.cacheKey, call.state.withLock({ s -> Bool in
+            defer { s.settled = true }
+            return !s.settled
+        }) else { return }
         for w in proxy.cache.abandon(key) {
             guard let backend = router.snapshot.backends[w.route.server] else {
                 w.reply(Message.response(id: w.id, result: Message.toolError("Server '\(w.route.server)' was removed; \(w.route.tool) was not called.")))
@@ -805,7 +822,7 @@ extension Dispatcher {
         proxy.bridge.forget(session: session)
         // Subscriptions only it held end at their backends; backends' log level follows the
         // clients that remain.
-        let subscriptions = session.state.withLock { $0.subscriptions }
+        let subscriptions = session.state.withLock { s in s.subscriptions.union(s.listens.flatMap(\.uris)) }
         let orphaned = subscriptions.filter { !sessions.othersSubscribed(to: $0, except: session) }
         let level = sessions.mostVerboseLogLevel
         let hadLevel = session.logLevel != nil

@@ -15,6 +15,8 @@ final class Suspension: Sendable {
     struct State {
         /// Requests for the client not yet put in an answer.
         var pending: [(key: String, request: JSONValue)] = []
+        /// Keys of the requests handed to the client: only their answers are taken from a retry.
+        var asked: Set<String> = []
         /// The client request to answer next (the call, then each retry).
         var waiter: (id: RPCID, reply: Dispatcher.Reply, since: UInt64)?
         /// The call's own answer, when it came before the retry.
@@ -55,6 +57,7 @@ extension Dispatcher {
             }) else { return false }
             susp = Suspension(call: call, session: session, originID: origin.requestID)
             call.state.withLock { $0.suspension = susp }
+            settleFlight(call)  // identical calls waiting on it go on their own
             suspensions.withLock { $0[susp.token] = susp }
             log.debug("call \(origin.requestID) (\(call.server)) suspended: the backend asked for \(method)")
         }
@@ -68,6 +71,7 @@ extension Dispatcher {
         guard let (w, requests) = susp.state.withLock({ s -> ((id: RPCID, reply: Reply, since: UInt64), [(key: String, request: JSONValue)])? in
             guard let w = s.waiter, !s.pending.isEmpty else { return nil }
             defer {
+                for p in s.pending { s.asked.insert(p.key) }
                 s.waiter = nil
                 s.pending = []
                 s.touched = monotonicNanos()
@@ -105,13 +109,24 @@ extension Dispatcher {
             return
         }
         if case .object(let responses)? = params.value("inputResponses") {
-            for (key, value) in responses { proxy.bridge.inputAnswered(key, result: value) }
+            // Only answers to what this suspension asked (another call's requests are not ours to answer).
+            let mine = susp.state.withLock { s -> [(String, JSONValue)] in
+                let own = responses.filter { s.asked.contains($0.key) }
+                for (k, _) in own { s.asked.remove(k) }
+                return own.map { ($0.key, $0.value) }
+            }
+            for (key, value) in mine { proxy.bridge.inputAnswered(key, result: value) }
         }
+        var replaced: (id: RPCID, reply: Reply, since: UInt64)?
         let result = susp.state.withLock { s -> (@Sendable (RPCID) -> [UInt8])? in
             if let r = s.result { return r }
+            replaced = s.waiter
             s.waiter = (id, reply, monotonicNanos())
             s.touched = monotonicNanos()
             return nil
+        }
+        if let replaced {
+            replaced.reply(Message.error(id: replaced.id, RPCError(.invalidRequest, "Superseded by a later retry of the same call (request \(id))")))
         }
         if let result {
             suspensions.withLock { _ = $0.removeValue(forKey: token) }
@@ -134,16 +149,17 @@ extension Dispatcher {
                 }
                 return (nil, s.waiter == nil && now - s.touched > Self.suspensionIdleNanos)
             }
-            if let late {
-                suspensions.withLock { _ = $0.removeValue(forKey: susp.token) }
-                abandon(susp.call, reason: "mcpx: timed out")
-                retire(susp.call)
-                late.reply(Message.response(id: late.id, result: Message.toolError("Server '\(susp.call.server)' did not finish \(susp.call.tool) in time; the call was cancelled.")))
-            } else if idle {
-                suspensions.withLock { _ = $0.removeValue(forKey: susp.token) }
-                abandon(susp.call, reason: "mcpx: the client did not come back")
+            guard late != nil || idle else { continue }
+            suspensions.withLock { _ = $0.removeValue(forKey: susp.token) }
+            // Stop the backend's call unless it already answered (then it is no longer in flight);
+            // a completion that comes anyway is stale.
+            let stillRunning = susp.state.withLock { $0.result == nil }
+            if stillRunning {
+                susp.call.state.withLock { $0.suspension = nil }
+                abandon(susp.call, reason: late != nil ? "mcpx: timed out" : "mcpx: the client did not come back", superseded: true)
                 retire(susp.call)
             }
+            late?.reply(Message.response(id: late!.id, result: Message.toolError("Server '\(susp.call.server)' did not finish \(susp.call.tool) in time; the call was cancelled.")))
         }
     }
 }

@@ -63,6 +63,10 @@ extension HTTPDoor {
             ex.respond(202)
             return
         }
+        if msg.params?["_meta"]?[ModernEra.protocolVersionKey] == nil {
+            ex.respond(400, contentType: "application/json", Message.error(id: id, .invalidParams("params._meta must carry \(ModernEra.protocolVersionKey) and \(ModernEra.capabilitiesKey) (MCP-Protocol-Version says \(r.header("mcp-protocol-version") ?? "?"))")))
+            return
+        }
         if let problem = Self.headerMismatch(r, msg, method: method) {
             ex.respond(400, contentType: "application/json", Message.error(id: id, RPCError(.headerMismatch, problem)))
             return

@@ -180,7 +180,6 @@ extension MultiServerProxy {
 
     func remove(_ name: String, actor: History.Actor, action: String = "remove", rollbackTo: Int? = nil) async -> JSONValue {
         guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
-        history.record(actor, action: action, server: name, before: History.describe(e.config), after: nil, to: rollbackTo)
         removedCalls += callFigures(name).calls
         let gone = removeEntries(name)
         for x in gone {
@@ -192,6 +191,7 @@ extension MultiServerProxy {
         cache.flush(server: name)
         publishNow()
         persist()
+        history.record(actor, action: action, server: name, before: History.describe(e.config), after: nil, to: rollbackTo)
         for x in gone where x.memberKeys.isEmpty { await x.connection.close() }
         log.info("manage: removed \(name)")
         return ManagementTools.result(
@@ -208,13 +208,13 @@ extension MultiServerProxy {
         }
         var after = e.config
         after.enabled = enabled
-        history.record(actor, action: action ?? (enabled ? "enable" : "disable"), server: name, before: History.describe(e.config), after: History.describe(after), to: rollbackTo)
         entries[name]!.config.enabled = enabled
         for k in e.memberKeys {
             entries[k]?.config.enabled = enabled
             entries[k]?.config.status = enabled ? .connecting : .disabled
         }
         persist()
+        history.record(actor, action: action ?? (enabled ? "enable" : "disable"), server: name, before: History.describe(e.config), after: History.describe(after), to: rollbackTo)
         if enabled {
             entries[name]!.config.status = .connecting
             if started {

@@ -143,7 +143,8 @@ final class RequestBridge: Sendable {
         }
         let cap = Self.capability(for: method)
         let target = cap.flatMap { cap in origin.map(\.session) ?? sessions.target(declaring: cap, server: server) }
-        guard let cap, let client = target, !client.isEnded, client.declares(cap) else {
+        // A 2026-07-28 client's call may be suspended already, its HTTP exchange over: that is fine.
+        guard let cap, let client = target, !client.isEnded || client.isModern, client.declares(cap) else {
             log.info("\(server): \(method) not forwarded: the client did not declare that capability")
             let e = RPCError(.methodNotFound, "Method not supported by the client: \(method)")
             answer(server: server, method: method, connection: connection, Message.error(id: backendID, e))
