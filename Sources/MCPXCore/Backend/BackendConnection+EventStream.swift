@@ -71,11 +71,14 @@ extension BackendConnection {
 
     /// A 2026-07-28 stdio server: its list changes come on a `subscriptions/listen` stream, opened
     /// once per process (its frames arrive on stdout with everything else).
-    func listenOnStdio() {
+    @discardableResult
+    func listenOnStdio() -> OneShotSignal? {
         let (stdio, envelope) = session.withLock { ($0.stdio, $0.modern ? $0.envelope : nil) }
-        guard let stdio, let envelope else { return }
+        guard let stdio, let envelope else { return nil }
         let body = listenRequest(envelope: envelope)
-        guard let id = (try? RawObject(body))?.value("id").flatMap(RPCID.init) else { return }
+        guard let id = (try? RawObject(body))?.value("id").flatMap(RPCID.init) else { return nil }
+        let acked = OneShotSignal()
+        if case .string(let sid) = id { listenAcks.add(sid, acked) }
         // One listen at a time: the one it replaces is cancelled.
         if let old = session.withLock({ s -> RPCID? in
             defer { s.stdioListenID = id }
@@ -84,7 +87,10 @@ extension BackendConnection {
             stdio.forget(old)
             stdio.send(Message.notification(method: "notifications/cancelled", params: ["requestId": old.json]), expecting: nil, timeoutMillis: 0) { _ in }
         }
-        stdio.send(body, expecting: id, timeoutMillis: 0) { _ in }
+        stdio.send(body, expecting: id, timeoutMillis: 0) { [weak self] _ in
+            if case .string(let sid) = id { _ = self?.listenAcks.take(sid) }
+        }
+        return acked
     }
 
     /// Stops the GET stream, if one is open.

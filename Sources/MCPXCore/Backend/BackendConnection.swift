@@ -69,6 +69,8 @@ public final class BackendConnection: Sendable {
 
     let session: Mutex<Session>
     let stats = Mutex(BackendStats())
+    /// Listens (by id) whose acknowledgement someone waits for (`listenOnStdio`).
+    let listenAcks: ListenAcks
     let nextID = Atomic<Int64>(1)
     /// Calls in flight to this backend (bounded by the proxy's `maxInFlight`).
     let inFlight = Atomic<Int>(0)
@@ -109,7 +111,18 @@ public final class BackendConnection: Sendable {
         self.log = log
         self.maxResponseBytes = maxResponseBytes
         self.onMessage = onMessage
-        self.onStreamMessage = { onMessage($0, nil) }
+        let acks = ListenAcks()
+        self.listenAcks = acks
+        self.onStreamMessage = { msg in
+            // A listen's acknowledgement wakes whoever waits for that listen to be live.
+            if case .notification("notifications/subscriptions/acknowledged") = msg.kind,
+                let sid = msg.params?["_meta"]?[ModernEra.subscriptionIDKey]?.stringValue,
+                let signal = acks.take(sid)
+            {
+                signal.fire()
+            }
+            onMessage(msg, nil)
+        }
         self.userHeaders = headers.map { "\($0.name): \($0.value)" }
         self.secrets = headers.flatMap { Redact.headerSecrets(name: $0.name, $0.value) }
             + (stdio.map { Redact.envSecrets($0.env) } ?? Redact.urlSecrets(url))
@@ -539,4 +552,11 @@ final class MalformedCounter: @unchecked Sendable {
     init() {
         counter = { [weak self] in self?.connection?.stats.withLock { $0.malformedMessages += 1 } }
     }
+}
+
+/// Listens whose acknowledgement someone waits for, by id.
+final class ListenAcks: Sendable {
+    private let waiting = Mutex<[String: OneShotSignal]>([:])
+    func add(_ id: String, _ s: OneShotSignal) { waiting.withLock { $0[id] = s } }
+    func take(_ id: String) -> OneShotSignal? { waiting.withLock { $0.removeValue(forKey: id) } }
 }

@@ -264,6 +264,12 @@ extension MultiServerProxy {
         guard let e = entries[server], e.connection.isModern, e.connection.setListened(uri, on) else { return }
         // Answered once the backend answered the new listen (its acknowledgement comes first on
         // it), so an update sent right after the client's subscribe is not lost.
+        let conn = e.connection
+        if conn.isLegacySSE {
+            // stdio: the new listen is live once the server acknowledges it.
+            if let acked = conn.listenOnStdio(), on { await acked.wait(upTo: Self.eventStreamAnswerWait) }
+            return
+        }
         let answered = OneShotSignal()
         if openEventStream(server, answered: answered) && on { await answered.wait(upTo: Self.eventStreamAnswerWait) }
     }
