@@ -18,6 +18,7 @@ private let sampleValues: [String: String] = [
 private let companions: [String: [String]] = [
     "--http-token": ["--http", "127.0.0.1:0"], "--http-allow-origin": ["--http", "127.0.0.1:0"], "--http-insecure": ["--http", "127.0.0.1:0"],
     "--catalog": ["search"], "--limit": ["search", "q"],
+    "--watch": ["--config", "/tmp/mcpx-options-test.json"], "--state-git": ["--state", "/tmp/mcpx-options-test-state.json"],
 ]
 
 private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -109,8 +110,8 @@ private func message(_ args: [String]) -> String? {
     @Test func usageErrors() {
         #expect(message(["--nope"]) == "unknown option --nope (see mcpx --help)")
         #expect(message(["call", "-x"]) == "unknown option -x (see mcpx --help)")
-        #expect(message(["frobnicate"]) == #"unknown command "frobnicate" (commands: list, tools, call, check; see mcpx --help)"#)
-        #expect(message(["serve"]) == #"unknown command "serve" (commands: list, tools, call, check; see mcpx --help)"#)
+        #expect(message(["frobnicate"]) == #"unknown command "frobnicate" (commands: list, tools, call, check, search, history; see mcpx --help)"#)
+        #expect(message(["serve"]) == #"unknown command "serve" (commands: list, tools, call, check, search, history; see mcpx --help)"#)
         #expect(message(["list", "extra"]) == #"mcpx list: unexpected argument "extra" (see mcpx --help)"#)
         #expect(message(["check", "a"]) == #"mcpx check: unexpected argument "a" (see mcpx --help)"#)
         #expect(message(["tools", "a", "b"]) == #"mcpx tools: unexpected argument "b" (see mcpx --help)"#)

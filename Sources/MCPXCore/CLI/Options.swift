@@ -11,6 +11,8 @@ public struct Options: Sendable {
     public var statePath: String?
     /// `--state-git`: the state file's directory is a git repository; every change is a commit.
     public var stateGit = false
+    /// `--watch`: a change of a `--config` file reloads it (as SIGHUP does).
+    public var watchConfig = false
     public var settings = MultiServerProxy.Settings()
     public var logLevel: LogLevel = .info
     /// Whether --log-level was given (terminal commands log only warnings and errors otherwise).
@@ -69,7 +71,9 @@ public struct Options: Sendable {
           --servers NAME=URL,...     backends (Streamable HTTP or HTTP+SSE); repeatable
           --server NAME=URL          one backend; repeatable
           --config FILE              an mcpServers JSON file (Claude Desktop / Cursor / Claude Code format,
-                                     or VS Code's "servers"); repeatable, combinable with --servers
+                                     or VS Code's "servers"); repeatable, combinable with --servers;
+                                     SIGHUP reads it again and applies the difference
+          --watch                    also reload when a --config file changes
           --stdio-server NAME='CMD ARGS'  a stdio server: mcpx starts CMD (words split as a shell would,
                                      no shell run) and speaks MCP on its stdin/stdout; repeatable
           --allow-command PATTERN    `manage add` may start commands matching PATTERN (`*` wildcards,
@@ -192,6 +196,7 @@ public struct Options: Sendable {
             case "--allow-command": o.settings.allowCommands.append(try val())
             case "--state": o.statePath = try val()
             case "--state-git": o.stateGit = true
+            case "--watch": o.watchConfig = true
             case "--max-tool-name": maxToolNameSpec = try val()
             case "--tools": o.toolsAllow += try val().split(separator: ",").map { String($0) }
             case "--exclude-tools": o.toolsDeny += try val().split(separator: ",").map { String($0) }
@@ -251,6 +256,7 @@ public struct Options: Sendable {
             _ = try parseServers(s)  // not NAME=URL: the usual error
         }
         if o.catalogPath != nil && o.command != .search { throw ConfigError("--catalog goes with mcpx search") }
+        if o.watchConfig && o.configPaths.isEmpty { throw ConfigError("--watch needs --config FILE (the files it watches)") }
         if o.stateGit && o.statePath == nil { throw ConfigError("--state-git needs --state FILE (its directory becomes the git repository)") }
         try o.finishHTTP()
         o.settings.globalAllowTools = o.toolsAllow

@@ -73,6 +73,12 @@ public enum ServeCommand {
             housekeeping = Task { await http.runHousekeeping() }
         }
 
+        // With config files, SIGHUP (and, with --watch, a change of one of them) reloads them.
+        let reloader = options.configPaths.isEmpty ? nil : ConfigReloader(options: options, proxy: proxy, stateFile: stateFile, log: log)
+        var watching: Task<Void, Never>?
+        if options.watchConfig, let reloader { watching = Task { await reloader.watchFiles() } }
+        defer { watching?.cancel() }
+
         // Wait for stdin EOF (when serving stdio) or a signal, whichever comes first.
         let reason: String = await withCheckedContinuation { c in
             let once = Mutex(false)
@@ -83,7 +89,9 @@ public enum ServeCommand {
                 }
                 if first { c.resume(returning: r) }
             }
-            termination.watch(loop, finish)
+            var hangup: (@Sendable () -> Void)?
+            if let reloader { hangup = { Task { await reloader.reload(why: "SIGHUP") } } }
+            termination.watch(loop, hangup: hangup, finish)
             if options.servesStdio {
                 let writer = StdoutWriter()
                 loop.observePasses(writer)  // answers read in one pass of the loop leave in one write
@@ -119,15 +127,20 @@ struct TerminationSignals {
         #endif
     }
 
-    /// Calls `finish` with the signal's name when one arrives (or arrived already).
-    func watch(_ loop: CurlLoop, _ finish: @escaping @Sendable (String) -> Void) {
+    /// Calls `finish` with the signal's name when one arrives (or arrived already); SIGHUP calls
+    /// `hangup` instead when there is one (reload the configuration).
+    func watch(_ loop: CurlLoop, hangup: (@Sendable () -> Void)? = nil, _ finish: @escaping @Sendable (String) -> Void) {
         #if os(Linux)
         if readFD >= 0 {
             let fd = readFD
             loop.addWatch(FDWatch(fd: fd, onReadable: {
                 var b: UInt8 = 0
                 if read(fd, &b, 1) == 1 {
-                    finish(Self.all.first { $0.0 == Int32(b) }?.1 ?? "signal \(b)")
+                    if Int32(b) == SIGHUP, let hangup {
+                        hangup()
+                    } else {
+                        finish(Self.all.first { $0.0 == Int32(b) }?.1 ?? "signal \(b)")
+                    }
                 }
             }))
             return
@@ -136,7 +149,7 @@ struct TerminationSignals {
         for (sig, name) in Self.all {
             signal(sig, SIG_IGN)
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { finish(name) }
+            src.setEventHandler { if sig == SIGHUP, let hangup { hangup() } else { finish(name) } }
             src.resume()
             SignalSources.keep(src)
         }

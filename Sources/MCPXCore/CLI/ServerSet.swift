@@ -17,6 +17,8 @@ public enum ServerSet {
         /// The config files' `"expose"` (the last one that says) and `"alwaysExpose"` (all of them).
         public var expose: MultiServerProxy.ExposeMode? = nil
         public var alwaysExpose: [String] = []
+        /// The servers of flags and config files before the state file was applied.
+        public var configured: [ServerConfig] = []
     }
 
     public static func resolve(
@@ -57,12 +59,12 @@ public enum ServerSet {
             origin[s.name] = "--servers"
             all.append(s)
         }
-        guard let statePath = options.statePath else { return Resolved(servers: all, stateFile: nil, expose: expose, alwaysExpose: alwaysExpose) }
+        guard let statePath = options.statePath else { return Resolved(servers: all, stateFile: nil, expose: expose, alwaysExpose: alwaysExpose, configured: all) }
         try checkStateDirectory(statePath)
         let state = try StateFile.load(path: statePath, log: log)
         let file = StateFile(path: statePath, log: log, configured: all, removed: state?.removed ?? [])
-        guard let state else { return Resolved(servers: all, stateFile: file, expose: expose, alwaysExpose: alwaysExpose) }
-        return Resolved(servers: StateFile.apply(state, to: all, file: statePath, log: log), stateFile: file, expose: expose, alwaysExpose: alwaysExpose)
+        guard let state else { return Resolved(servers: all, stateFile: file, expose: expose, alwaysExpose: alwaysExpose, configured: all) }
+        return Resolved(servers: StateFile.apply(state, to: all, file: statePath, log: log), stateFile: file, expose: expose, alwaysExpose: alwaysExpose, configured: all)
     }
 
     /// The state file's directory must exist and be writable: find out now, not at the first `manage`.

@@ -78,6 +78,11 @@ public final class StateFile: Sendable {
         memory = Mutex(Memory(configured: configured.map { Configured(name: $0.name, url: $0.url, enabled: $0.enabled) }, removed: removed))
     }
 
+    /// The configuration was read again (a reload): later saves compare against `configured`.
+    public func updateConfigured(_ configured: [ServerConfig]) {
+        memory.withLock { $0.configured = configured.map { Configured(name: $0.name, url: $0.url, enabled: $0.enabled) } }
+    }
+
     // MARK: Saving
 
     /// Called by the proxy after every `manage` change. Never throws: a failure is logged and the

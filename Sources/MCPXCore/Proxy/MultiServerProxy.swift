@@ -131,6 +131,8 @@ public actor MultiServerProxy {
     var startupDeadlinePassed = false
     var clientCapabilities: JSONValue = .object([:])
     var needsPublish = false
+    /// A reload is applying its difference: the router is rebuilt (and clients told) once, at its end.
+    var holdPublish = false
     var publishScheduled = false
     var lastPublishedParts: [[UInt8]] = []
     var shuttingDown = false
@@ -726,7 +728,7 @@ public actor MultiServerProxy {
     /// coalesced into one rebuild; `publishNow` is for callers that need the new routes at once.
     func publish() {
         needsPublish = true
-        guard !publishScheduled else { return }
+        guard !publishScheduled, !holdPublish else { return }
         publishScheduled = true
         Task { [weak self] in await self?.publishIfNeeded() }
     }
