@@ -6,7 +6,7 @@ import Testing
 private let sampleValues: [String: String] = [
     "--servers": "a=http://h/mcp", "--server": "a=http://h/mcp", "--config": "servers.json", "--state": "state.json",
     "--max-tool-name": "cursor:mcpx", "--tools": "echo,get_*", "--exclude-tools": "delete*", "--max-tools": "40",
-    "--startup-timeout": "2", "--call-timeout": "30", "--max-call-time": "300", "--max-in-flight": "64", "--cache-max-bytes": "1048576", "--backend-protocol": "2025-11-25", "--connect-timeout": "3", "--health-interval": "10",
+    "--startup-timeout": "2", "--call-timeout": "30", "--max-call-time": "300", "--max-in-flight": "64", "--cache-max-bytes": "1048576", "--backend-protocol": "2025-11-25", "--admin-token": "admin-token-0123456789", "--connect-timeout": "3", "--health-interval": "10",
     "--backoff-cap": "5", "--failure-threshold": "2", "--allow-url": "https://*.example.com/*",
     "--max-message-bytes": "65536", "--log-level": "debug", "--log-file": "/tmp/mcpx.log",
     "--stdio-server": "fs=npx -y 'some server'", "--allow-command": "npx",
@@ -18,6 +18,7 @@ private let sampleValues: [String: String] = [
 private let companions: [String: [String]] = [
     "--http-token": ["--http", "127.0.0.1:0"], "--http-allow-origin": ["--http", "127.0.0.1:0"], "--http-insecure": ["--http", "127.0.0.1:0"],
     "--catalog": ["search"], "--limit": ["search", "q"],
+    "--admin-token": ["--http", "127.0.0.1:0"],
     "--watch": ["--config", "/tmp/mcpx-options-test.json"], "--state-git": ["--state", "/tmp/mcpx-options-test-state.json"],
 ]
 

@@ -11,6 +11,8 @@ public struct Options: Sendable {
     public var statePath: String?
     /// `--state-git`: the state file's directory is a git repository; every change is a commit.
     public var stateGit = false
+    /// `--admin-token`: turns on the HTTP door's admin API behind this bearer token.
+    public var adminToken: String?
     /// `--watch`: a change of a `--config` file reloads it (as SIGHUP does).
     public var watchConfig = false
     public var settings = MultiServerProxy.Settings()
@@ -117,6 +119,8 @@ public struct Options: Sendable {
                                      (env MCPX_HTTP_TOKEN); the dashboard also takes ?token=TOKEN
           --http-allow-origin ORIGIN browsers from ORIGIN may call (loopback origins always may); repeatable
           --http-insecure            allow a non-loopback --http address without a token
+          --admin-token TOKEN        turn on the admin API (POST/GET /admin/servers, PUT/DELETE
+                                     /admin/servers/NAME) behind Authorization: Bearer TOKEN
 
         SAFETY
           --read-only                `manage` can only list and check, not change servers
@@ -196,6 +200,7 @@ public struct Options: Sendable {
             case "--allow-command": o.settings.allowCommands.append(try val())
             case "--state": o.statePath = try val()
             case "--state-git": o.stateGit = true
+            case "--admin-token": o.adminToken = try val()
             case "--watch": o.watchConfig = true
             case "--max-tool-name": maxToolNameSpec = try val()
             case "--tools": o.toolsAllow += try val().split(separator: ",").map { String($0) }
@@ -350,8 +355,8 @@ extension Options {
     /// no non-loopback address without a token (unless --http-insecure).
     mutating func finishHTTP(environment: [String: String]? = nil) throws(ConfigError) {
         guard var h = http else {
-            if httpToken != nil || !httpAllowOrigins.isEmpty || httpInsecure {
-                throw ConfigError("--http-token, --http-allow-origin and --http-insecure need --http HOST:PORT")
+            if httpToken != nil || !httpAllowOrigins.isEmpty || httpInsecure || adminToken != nil {
+                throw ConfigError("--http-token, --http-allow-origin, --http-insecure and --admin-token need --http HOST:PORT")
             }
             return
         }
@@ -361,6 +366,12 @@ extension Options {
             throw ConfigError("--http-token must be printable ASCII without spaces")
         }
         h.token = token
+        if let a = adminToken {
+            guard a.utf8.count >= 16, !a.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) else {
+                throw ConfigError("--admin-token must be at least 16 characters of printable ASCII without spaces")
+            }
+            h.adminToken = a
+        }
         for o in httpAllowOrigins {
             guard o.hasPrefix("http://") || o.hasPrefix("https://"), !o.hasSuffix("/") else {
                 throw ConfigError("--http-allow-origin wants an origin like https://app.example.com (scheme, host, optional port; no path), not \"\(o)\"")

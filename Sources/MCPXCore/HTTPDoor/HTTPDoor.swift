@@ -30,6 +30,8 @@ public final class HTTPDoor: @unchecked Sendable {
         public var maxUnsentBytes = 16 << 20
         /// How often open SSE streams get a keep-alive comment.
         public var keepAliveSeconds: Double = 15
+        /// `--admin-token`: the admin API (`/admin/servers`) is on, behind this bearer token.
+        public var adminToken: String?
 
         public init(address: ServerSocket.Address) { self.address = address }
     }
@@ -256,7 +258,9 @@ public final class HTTPDoor: @unchecked Sendable {
             return (403, "host not allowed: mcpx serves this machine only (give a token to serve others)", [])
         }
         let health = (r.method == "GET" || r.method == "HEAD") && r.path == "/health"
-        if let token = settings.token, !health {
+        // The admin API has a token of its own (checked when the request is routed).
+        let admin = r.path == "/admin/servers" || r.path.hasPrefix("/admin/servers/")
+        if let token = settings.token, !health, !admin {
             if !Self.bearerMatches(r, token: token, allowQuery: r.method == "GET" && (r.path == "/" || r.path == "/dashboard")) {
                 return (401, "missing or wrong bearer token", [("WWW-Authenticate", "Bearer")])
             }
@@ -298,6 +302,8 @@ public final class HTTPDoor: @unchecked Sendable {
             }
         case "/call":
             if r.method == "POST" { restCall(r, ex) } else { methodNotAllowed(ex, "POST") }
+        case _ where r.path == "/admin/servers" || r.path.hasPrefix("/admin/servers/"):
+            admin(r, ex)
         case "/health", "/status", "/servers", "/servers/count", "/tools", "/metrics", "/", "/dashboard":
             if r.method == "GET" || r.method == "HEAD" { operatorGet(r, ex) } else { methodNotAllowed(ex, "GET") }
         default:

@@ -558,4 +558,79 @@ extension MultiServerProxy {
         c.enabled = w["enabled"]?.boolValue ?? true
         return c
     }
+
+    // MARK: Admin API
+
+    /// `POST /admin/servers`: a config-shaped entry, checked as a config file entry is, then with
+    /// the allow-lists of `manage add` (`--allow-url`, `--allow-command`).
+    public func adminAdd(name: String, entry: JSONObject) async -> JSONValue {
+        let config: ServerConfig
+        do {
+            let file = JSONValue.object(["mcpServers": .object([name: .object(entry)])]).serialized()
+            let loaded = try ConfigFile.parse(file, file: "request", environment: [:])
+            guard let c = loaded.entries.first?.config else { return ManagementTools.failure("no server in the request") }
+            config = c
+        } catch {
+            return ManagementTools.failure("Cannot add \"\(name)\": \(error.message)")
+        }
+        if let problem = checkAllowed(config) { return ManagementTools.failure("Cannot add \"\(name)\": \(problem)") }
+        return await add(config, actor: .admin)
+    }
+
+    /// `PUT /admin/servers/{name}`: enable/disable, and/or new instances (URL, URLs, replicas with
+    /// weights), keeping the rest of the entry.
+    public func adminChange(name: String, change: JSONObject) async -> JSONValue {
+        guard let e = entries[name], !name.contains("#") else { return ManagementTools.failure("No server named \"\(name)\"") }
+        var result: JSONValue = ManagementTools.result("\"\(name)\" unchanged", ["server": .string(name)])
+        if change["url"] != nil || change["urls"] != nil || change["replicas"] != nil || change["loadBalancing"] != nil {
+            var entry: JSONObject = [:]
+            for k in ["url", "urls", "replicas", "loadBalancing"] where change[k] != nil { entry[k] = change[k] }
+            if entry["url"] == nil && entry["urls"] == nil && entry["replicas"] == nil {
+                entry["urls"] = .array(e.config.instances.map { .string($0.url) })
+            }
+            let parsed: ServerConfig
+            do {
+                let file = JSONValue.object(["mcpServers": .object([name: .object(entry)])]).serialized()
+                guard let c = try ConfigFile.parse(file, file: "request", environment: [:]).entries.first?.config else {
+                    return ManagementTools.failure("no server in the request")
+                }
+                parsed = c
+            } catch {
+                return ManagementTools.failure("Cannot change \"\(name)\": \(error.message)")
+            }
+            if let problem = checkAllowed(parsed) { return ManagementTools.failure("Cannot change \"\(name)\": \(problem)") }
+            var next = e.config
+            next.url = parsed.url
+            next.stdio = parsed.stdio
+            next.transport = parsed.transport
+            next.replicas = parsed.replicas
+            if change["loadBalancing"] != nil { next.loadBalancing = parsed.loadBalancing }
+            if !e.config.headers.isEmpty && e.config.url != next.url { next.headers = [] }
+            let wasEnabled = e.config.enabled
+            next.enabled = true
+            next.status = .connecting
+            _ = await remove(name, actor: .admin, action: "change")
+            result = await add(next, actor: .admin, action: "change")
+            if result["isError"]?.boolValue == true { return result }
+            if !wasEnabled && change["enabled"]?.boolValue != true { result = await setEnabled(name, false, actor: .admin) }
+        }
+        if case .bool(let enabled)? = change["enabled"] {
+            if entries[name]?.config.enabled != enabled { result = await setEnabled(name, enabled, actor: .admin) }
+        } else if let v = change["enabled"] {
+            return ManagementTools.failure("\"enabled\" must be true or false, not \(v.jsonString.prefix(40))")
+        }
+        return result
+    }
+
+    /// What `manage add` would refuse: a URL not allowed, a command not allowed.
+    func checkAllowed(_ c: ServerConfig) -> String? {
+        for r in c.instances {
+            if let spec = r.stdio {
+                if case .failure(let e) = stdioSpec(spec.command, [:]) { return e.message }
+            } else if let problem = validateURL(r.url) {
+                return problem
+            }
+        }
+        return nil
+    }
 }
