@@ -6,7 +6,7 @@ import Testing
 private let sampleValues: [String: String] = [
     "--servers": "a=http://h/mcp", "--server": "a=http://h/mcp", "--config": "servers.json", "--state": "state.json",
     "--max-tool-name": "cursor:mcpx", "--tools": "echo,get_*", "--exclude-tools": "delete*", "--max-tools": "40",
-    "--startup-timeout": "2", "--call-timeout": "30", "--max-call-time": "300", "--max-in-flight": "64", "--cache-max-bytes": "1048576", "--backend-protocol": "2025-11-25", "--admin-token": "admin-token-0123456789", "--connect-timeout": "3", "--health-interval": "10",
+    "--startup-timeout": "2", "--call-timeout": "30", "--max-call-time": "300", "--max-in-flight": "64", "--cache-max-bytes": "1048576", "--backend-protocol": "2025-11-25", "--admin-token": "admin-token-0123456789", "--registry": "http://127.0.0.1:1/", "--connect-timeout": "3", "--health-interval": "10",
     "--backoff-cap": "5", "--failure-threshold": "2", "--allow-url": "https://*.example.com/*",
     "--max-message-bytes": "65536", "--log-level": "debug", "--log-file": "/tmp/mcpx.log",
     "--stdio-server": "fs=npx -y 'some server'", "--allow-command": "npx",
@@ -111,8 +111,8 @@ private func message(_ args: [String]) -> String? {
     @Test func usageErrors() {
         #expect(message(["--nope"]) == "unknown option --nope (see mcpx --help)")
         #expect(message(["call", "-x"]) == "unknown option -x (see mcpx --help)")
-        #expect(message(["frobnicate"]) == #"unknown command "frobnicate" (commands: list, tools, call, check, search, history; see mcpx --help)"#)
-        #expect(message(["serve"]) == #"unknown command "serve" (commands: list, tools, call, check, search, history; see mcpx --help)"#)
+        #expect(message(["frobnicate"]) == #"unknown command "frobnicate" (commands: list, tools, call, check, search, history, registry; see mcpx --help)"#)
+        #expect(message(["serve"]) == #"unknown command "serve" (commands: list, tools, call, check, search, history, registry; see mcpx --help)"#)
         #expect(message(["list", "extra"]) == #"mcpx list: unexpected argument "extra" (see mcpx --help)"#)
         #expect(message(["check", "a"]) == #"mcpx check: unexpected argument "a" (see mcpx --help)"#)
         #expect(message(["tools", "a", "b"]) == #"mcpx tools: unexpected argument "b" (see mcpx --help)"#)

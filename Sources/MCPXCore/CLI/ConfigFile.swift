@@ -25,6 +25,8 @@ public enum ConfigFile {
         /// Top-level `"expose"` and `"alwaysExpose"` (tool search, see docs/configuration.md).
         public var expose: MultiServerProxy.ExposeMode? = nil
         public var alwaysExpose: [String] = []
+        /// Top-level `"registries"`: MCP registry URLs.
+        public var registries: [String] = []
     }
 
     /// The per-server keys mcpx reads (and their aliases in other clients' formats).
@@ -75,7 +77,7 @@ public enum ConfigFile {
         }
         var parser = Parser(file: file, env: environment, skipStdio: skipStdio)
         try parser.root(root)
-        return Loaded(entries: parser.entries, warnings: parser.warnings, expose: parser.expose, alwaysExpose: parser.alwaysExpose)
+        return Loaded(entries: parser.entries, warnings: parser.warnings, expose: parser.expose, alwaysExpose: parser.alwaysExpose, registries: parser.registries)
     }
 
     /// "an array", "a string", "null", for messages.
@@ -102,6 +104,7 @@ public enum ConfigFile {
         var warnings: [String] = []
         var expose: MultiServerProxy.ExposeMode?
         var alwaysExpose: [String] = []
+        var registries: [String] = []
 
         init(file: String, env: [String: String], skipStdio: Bool) {
             self.file = file
@@ -128,6 +131,16 @@ public enum ConfigFile {
                     throw fail("alwaysExpose", "must be an array of tool name patterns")
                 }
                 alwaysExpose = list.compactMap(\.stringValue)
+            }
+            if let v = top["registries"] {
+                guard let list = v.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+                    throw fail("registries", "must be an array of registry URLs")
+                }
+                for (i, item) in list.enumerated() {
+                    let url = try expand(item.stringValue!, at: "registries[\(i)]")
+                    if Options.validateURL(url) != nil { throw fail("registries[\(i)]", "must be an http or https URL") }
+                    registries.append(url)
+                }
             }
             let groups = ["mcpServers", "servers"].filter { top[$0] != nil }
             guard !groups.isEmpty else {

@@ -29,6 +29,7 @@ public enum MCPXCLI {
             return 2
         }
         if options.command == .history { return historyCommand(options) }
+        if options.command == .registry { return await registryCommand(options) }
         let resolved: ServerSet.Resolved
         do {
             resolved = try ServerSet.resolveWithState(options, log: log)
@@ -38,11 +39,14 @@ public enum MCPXCLI {
         }
         if let e = resolved.expose, !options.exposeGiven { options.settings.expose = e }
         options.settings.alwaysExpose += resolved.alwaysExpose
+        options.settings.registries += resolved.registries.filter { !options.settings.registries.contains($0) }
         switch options.command {
         case .serve:
             return await ServeCommand.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         case .history:
             return historyCommand(options)
+        case .registry:
+            return await registryCommand(options)
         case .list, .tools, .call, .check, .search:
             return await TerminalCommands.run(options, servers: resolved.servers, stateFile: resolved.stateFile, log: log)
         }
@@ -64,6 +68,37 @@ public enum MCPXCLI {
         }
         stdoutText(entries.suffix(limit).map(\.line).joined(separator: "\n") + "\n")
         return 0
+    }
+
+    /// `mcpx registry search QUERY` / `mcpx registry show NAME`.
+    static func registryCommand(_ options: Options) async -> Int32 {
+        guard !options.settings.registries.isEmpty else {
+            stderrLine("mcpx: error: mcpx registry needs --registry URL")
+            return 2
+        }
+        let loop = CurlLoop()
+        defer { loop.shutdown() }
+        let sub = options.commandArgs[0]
+        let arg = options.commandArgs.dropFirst().joined(separator: " ")
+        var failed = false
+        for url in options.settings.registries {
+            let client = RegistryClient(baseURL: url, loop: loop)
+            do {
+                if sub == "search" {
+                    for e in try await client.search(arg, maxItems: options.searchLimitGiven ? options.searchLimit : 50) {
+                        stdoutText("\(e.name)\(e.version.map { " \($0)" } ?? "")\(e.status == "active" ? "" : " [\(e.status)]") — \(MultiServerProxy.firstSentence(e.description)) — \(MultiServerProxy.howItRuns(e.server))\n")
+                    }
+                } else {
+                    let e = try await client.show(arg)
+                    stdoutText(String(decoding: e.server.serialized(), as: UTF8.self) + "\n")
+                    return 0
+                }
+            } catch {
+                stderrLine("mcpx: \(error.message)")
+                failed = true
+            }
+        }
+        return failed ? 1 : 0
     }
 
     static func stderrLine(_ s: String) {

@@ -1,7 +1,7 @@
 /// mcpx's command line, parsed by hand (no package dependencies).
 public struct Options: Sendable {
     public enum Command: String, Sendable {
-        case serve, list, tools, call, check, search, history
+        case serve, list, tools, call, check, search, history, registry
     }
 
     public var command: Command = .serve
@@ -67,6 +67,7 @@ public struct Options: Sendable {
           mcpx check  [...]                             connect to every server, print health
           mcpx search QUERY [--server S] [--limit N]    the tools that best match a task, best first
           mcpx history [SERVER] --state FILE [--limit N] changes of the server set: who, what, when
+          mcpx registry search QUERY | show NAME        servers in the --registry URLs
           mcpx search --catalog FILE                    rank a catalog's tools for {"query"} lines on stdin
 
         SERVERS
@@ -84,6 +85,8 @@ public struct Options: Sendable {
           --state FILE               keep `manage` changes in FILE across restarts, and their history
                                      in FILE.history.jsonl (manage history / rollback, mcpx history)
           --state-git                make FILE's directory a git repository: every change is a commit
+          --registry URL             an MCP registry (v0.1 API) for manage search_registry / install and
+                                     mcpx registry; repeatable (config: "registries")
 
         TOOLS
           --expose MODE              all (list every tool), search (list mcpx's own tools and search_tools,
@@ -201,6 +204,10 @@ public struct Options: Sendable {
             case "--state": o.statePath = try val()
             case "--state-git": o.stateGit = true
             case "--admin-token": o.adminToken = try val()
+            case "--registry":
+                let v = try val()
+                if let problem = validateURL(v) { throw ConfigError("--registry: \(problem)") }
+                o.settings.registries.append(v)
             case "--watch": o.watchConfig = true
             case "--max-tool-name": maxToolNameSpec = try val()
             case "--tools": o.toolsAllow += try val().split(separator: ",").map { String($0) }
@@ -246,7 +253,7 @@ public struct Options: Sendable {
         }
         if let first = positional.first {
             guard let c = Command(rawValue: first), c != .serve else {
-                throw ConfigError("unknown command \"\(first)\" (commands: list, tools, call, check, search, history; see mcpx --help)")
+                throw ConfigError("unknown command \"\(first)\" (commands: list, tools, call, check, search, history, registry; see mcpx --help)")
             }
             o.command = c
             o.commandArgs = Array(positional.dropFirst())
@@ -277,6 +284,11 @@ public struct Options: Sendable {
         case .list, .check: extra = args
         case .search: extra = []
         case .tools, .history: extra = Array(args.dropFirst())
+        case .registry:
+            guard let sub = args.first, ["search", "show"].contains(sub), args.count >= 2 else {
+                throw ConfigError("mcpx registry needs: search QUERY, or show NAME (with --registry URL)")
+            }
+            extra = sub == "show" ? Array(args.dropFirst(2)) : []
         case .call:
             guard !args.isEmpty else { throw ConfigError("mcpx call needs a tool name: mcpx call TOOL '{\"arg\": ...}'") }
             extra = Array(args.dropFirst(2))

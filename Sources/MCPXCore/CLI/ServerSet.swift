@@ -19,6 +19,8 @@ public enum ServerSet {
         public var alwaysExpose: [String] = []
         /// The servers of flags and config files before the state file was applied.
         public var configured: [ServerConfig] = []
+        /// The config files' `"registries"`.
+        public var registries: [String] = []
     }
 
     public static func resolve(
@@ -35,11 +37,13 @@ public enum ServerSet {
         var origin: [String: String] = [:]
         var expose: MultiServerProxy.ExposeMode?
         var alwaysExpose: [String] = []
+        var registries: [String] = []
         for path in options.configPaths {
             let loaded = try ConfigFile.load(path: path, environment: environment, skipStdio: options.skipStdio)
             for w in loaded.warnings { log.warning(w) }
             if let e = loaded.expose { expose = e }
             alwaysExpose += loaded.alwaysExpose
+            registries += loaded.registries
             for e in loaded.entries {
                 let name = e.config.name
                 if let o = origin[name] {
@@ -59,12 +63,12 @@ public enum ServerSet {
             origin[s.name] = "--servers"
             all.append(s)
         }
-        guard let statePath = options.statePath else { return Resolved(servers: all, stateFile: nil, expose: expose, alwaysExpose: alwaysExpose, configured: all) }
+        guard let statePath = options.statePath else { return Resolved(servers: all, stateFile: nil, expose: expose, alwaysExpose: alwaysExpose, configured: all, registries: registries) }
         try checkStateDirectory(statePath)
         let state = try StateFile.load(path: statePath, log: log)
         let file = StateFile(path: statePath, log: log, configured: all, removed: state?.removed ?? [])
-        guard let state else { return Resolved(servers: all, stateFile: file, expose: expose, alwaysExpose: alwaysExpose, configured: all) }
-        return Resolved(servers: StateFile.apply(state, to: all, file: statePath, log: log), stateFile: file, expose: expose, alwaysExpose: alwaysExpose, configured: all)
+        guard let state else { return Resolved(servers: all, stateFile: file, expose: expose, alwaysExpose: alwaysExpose, configured: all, registries: registries) }
+        return Resolved(servers: StateFile.apply(state, to: all, file: statePath, log: log), stateFile: file, expose: expose, alwaysExpose: alwaysExpose, configured: all, registries: registries)
     }
 
     /// The state file's directory must exist and be writable: find out now, not at the first `manage`.

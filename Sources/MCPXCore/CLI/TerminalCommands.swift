@@ -78,7 +78,7 @@ public enum TerminalCommands {
             deadlines.cancel()
         case .check: code = await check(proxy, out)
         case .search: code = await search(proxy, query: options.commandArgs.joined(separator: " "), server: options.searchServer, limit: options.searchLimit, out)
-        case .serve, .history: code = 2
+        case .serve, .history, .registry: code = 2
         }
         await proxy.shutdown()
         loop.shutdown()

@@ -10,7 +10,8 @@ public enum ManagementTools {
 
     public static func definitions(readOnly: Bool) -> [JSONValue] {
         let actions: [JSONValue] = readOnly
-            ? ["list", "health", "flush_cache", "history"] : ["add", "remove", "list", "enable", "disable", "health", "flush_cache", "history", "rollback"]
+            ? ["list", "health", "flush_cache", "history", "search_registry"]
+            : ["add", "remove", "list", "enable", "disable", "health", "flush_cache", "history", "rollback", "search_registry", "install"]
         let manageTool: JSONValue = [
             "name": "manage",
             "title": "Manage MCP servers",
@@ -18,7 +19,7 @@ public enum ManagementTools {
                 "Manage the MCP servers behind this proxy. Actions: "
                     + (readOnly
                         ? "list (every server with URL, status, tool count, last error), health (ping now; name or \"all\"), flush_cache (forget cached results; name or \"all\"). Changes are disabled (read-only)."
-                        : "add (name + url: connect a new server and expose its tools; or name + command [+ args, env, cwd]: start a local stdio server, only for commands the user allowed with --allow-command), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\"), flush_cache (forget cached tool results; name or \"all\"), history (the latest changes of the server set, who made them; name and limit optional), rollback (to: a history entry id: put the server set back as it was right after it). A server may have several instances: add with urls (a list) instead of url, and optionally loadBalancing.")),
+                        : "add (name + url: connect a new server and expose its tools; or name + command [+ args, env, cwd]: start a local stdio server, only for commands the user allowed with --allow-command), remove (name), list (every server with URL, status, tool count, last error), enable / disable (name), health (ping now and report latency; name or \"all\"), flush_cache (forget cached tool results; name or \"all\"), history (the latest changes of the server set, who made them; name and limit optional), rollback (to: a history entry id: put the server set back as it was right after it), search_registry (query: servers in the configured MCP registries, with how they would run), install (registry_name [+ name, version, values]: add a registry server; packages need --allow-command). A server may have several instances: add with urls (a list) instead of url, and optionally loadBalancing.")),
             "inputSchema": [
                 "type": "object",
                 "properties": [
@@ -33,6 +34,13 @@ public enum ManagementTools {
                         "description": "For add, instead of url: the endpoints of several instances (replicas) of one server; each call goes to one of them.",
                     ],
                     "limit": ["type": "integer", "description": "For history: how many of the latest entries (default 20)."],
+                    "query": ["type": "string", "description": "For search_registry: what to look for."],
+                    "registry_name": ["type": "string", "description": "For install: the server's name in the registry (from search_registry)."],
+                    "version": ["type": "string", "description": "For install: a version (default: the latest)."],
+                    "values": [
+                        "type": "object", "additionalProperties": ["type": "string"],
+                        "description": "For install: values of the entry's variables, environment variables and headers, by name.",
+                    ],
                     "to": ["type": "integer", "description": "For rollback: the id of the history entry to go back to."],
                     "loadBalancing": [
                         "type": "string", "enum": ["round-robin", "least-connections", "weighted", "health", "random"],

@@ -20,7 +20,7 @@ extension MultiServerProxy {
                 "manage needs \"action\": one of add, remove, list, enable, disable, health")
         }
         let name = args["name"]?.stringValue
-        if settings.readOnly && !["list", "health", "flush_cache", "history"].contains(action) {
+        if settings.readOnly && !["list", "health", "flush_cache", "history", "search_registry"].contains(action) {
             return ManagementTools.failure("manage \(action) is disabled: mcpx runs with --read-only")
         }
         switch action {
@@ -28,6 +28,8 @@ extension MultiServerProxy {
         case "health": return await healthCheckNow(name ?? "all")
         case "flush_cache": return flushCache(name ?? "all")
         case "history": return historyResult(server: name, limit: args["limit"]?.intValue.map(Int.init) ?? 20)
+        case "search_registry": return await registrySearch(args["query"]?.stringValue ?? "")
+        case "install": return await registryInstall(args, actor: actor)
         case "rollback":
             guard let to = args["to"]?.intValue else { return ManagementTools.failure("manage rollback needs \"to\": the id of a history entry (see manage history)") }
             return await rollback(to: Int(to), actor: actor)

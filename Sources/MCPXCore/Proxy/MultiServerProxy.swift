@@ -43,6 +43,8 @@ public actor MultiServerProxy {
         public var alwaysExpose: [String] = []
         /// `--backend-protocol`: the era of servers whose configuration does not say (`"protocol"`).
         public var backendProtocol: BackendConnection.ProtocolChoice = .auto
+        /// `--registry`: MCP registries `manage search_registry` and `manage install` use.
+        public var registries: [String] = []
         public init() {}
     }
 
