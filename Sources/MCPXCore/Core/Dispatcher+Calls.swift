@@ -314,9 +314,18 @@ extension Dispatcher {
         // A replicated server: one of its usable replicas, by its balancing strategy.
         var conn = backend.connection
         var replicaKey = route.server
-        if !backend.replicas.isEmpty, let i = backend.balancer?.pick(backend.replicas) {
-            conn = backend.replicas[i].connection
-            replicaKey = backend.replicas[i].key
+        if !backend.replicas.isEmpty {
+            // A retry answering an InputRequiredResult goes to the replica that asked.
+            var sticky: Int?
+            if params.has("requestState"), case .string(let st)? = params.value("requestState"),
+                let key = stateReplicas.withLock({ $0[st] })
+            {
+                sticky = backend.replicas.firstIndex { $0.key == key }
+            }
+            if let i = sticky ?? backend.balancer?.pick(backend.replicas) {
+                conn = backend.replicas[i].connection
+                replicaKey = backend.replicas[i].key
+            }
         }
         // Bound what one backend can hold: past the limit, fail fast instead of queueing without end.
         let limit = settings.maxInFlight
@@ -492,6 +501,15 @@ extension Dispatcher {
         switch result {
         case .success(let msg?):
             let micros = Int((monotonicNanos() - start) / 1000)
+            if call.group != nil, let r = msg.raw.raw("result"), Self.isInputRequired(r),
+                case .string(let st)? = (try? RawObject(Array(r)))?.value("requestState")
+            {
+                let key = call.state.withLock { $0.replicaKey }
+                stateReplicas.withLock { m in
+                    if m.count >= 4_096 { m.removeAll() }
+                    m[st] = key
+                }
+            }
             let isError: Bool
             if case .errorResponse = msg.kind { isError = true } else { isError = msg.raw.raw("result").map(Self.resultIsError) ?? true }
             conn.stats.withLock {
@@ -677,7 +695,11 @@ extension Dispatcher {
             log.debug("cancelled request \(clientID) before it was sent")
             return
         }
-        guard let call = session.pending.withLock({ $0.removeValue(forKey: clientID) }) else { return }
+        guard let call = session.pending.withLock({ $0.removeValue(forKey: clientID) }) else {
+            // A call waiting for an identical one (single flight): it just stops waiting.
+            proxy.cache.dropWaiter(session, clientID)?(Self.noAnswer)
+            return
+        }
         abandon(call, reason: reason)
         retire(call)
         settleFlight(call)

@@ -29,6 +29,9 @@ public final class Dispatcher: Sendable {
     public let maxMessageBytes: Int
     /// 2026-07-28 clients' calls waiting for input a backend asked for, by `requestState`.
     let suspensions = Mutex<[String: Suspension]>([:])
+    /// Which replica answered an `InputRequiredResult`, by its `requestState`: the retry goes there
+    /// (the state is that replica's own).
+    let stateReplicas = Mutex<[String: String]>([:])
 
     public init(proxy: MultiServerProxy, log: Logger, maxMessageBytes: Int) {
         self.proxy = proxy

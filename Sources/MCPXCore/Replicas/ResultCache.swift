@@ -104,6 +104,19 @@ public final class ResultCache: Sendable {
         state.withLock { $0.flights.removeValue(forKey: key) ?? [] }
     }
 
+    /// A waiting call its client cancelled: taken out (it gets no answer); its reply, if found.
+    func dropWaiter(_ session: ClientSession, _ id: RPCID) -> (@Sendable ([UInt8]) -> Void)? {
+        state.withLock { s in
+            for (key, list) in s.flights {
+                if let i = list.firstIndex(where: { $0.session === session && $0.id == id }) {
+                    let w = s.flights[key]!.remove(at: i)
+                    return w.reply
+                }
+            }
+            return nil
+        }
+    }
+
     /// Drops expired results first, then the least recently used, until `bytes` ≤ 90 % of `limit`.
     static func evict(_ s: inout State, down limit: Int, now: UInt64) {
         for (k, v) in s.items where v.expires <= now {
