@@ -204,7 +204,17 @@ public final class CurlLoop: @unchecked Sendable {
                 let t = active[easy]
             else { continue }
             let code = msg.pointee.data.result
-            finish(t, code == CURLE_OK ? nil : error(for: code, t))
+            var err = code == CURLE_OK ? nil : error(for: code, t)
+            if code == CURLE_COULDNT_CONNECT && t.abortReason == nil {
+                // curl sends a request again on a new connection when the reused one broke before
+                // any answer; when that new one is refused, the request may still have reached the
+                // backend on the first: lost, not refused (it must not count as never delivered).
+                var sent = 0
+                if mcpx_easy_getinfo_long(easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK, sent > 0 {
+                    err = HTTPError(.connectionLost, "connection lost, then connection refused on a new one")
+                }
+            }
+            finish(t, err)
         }
     }
 
