@@ -413,31 +413,26 @@ extension Dispatcher {
             },
             headers: envelope != nil ? conn.modernHeaders(method: "tools/call", name: route.tool) : nil, modernReady: envelope != nil
         ) { [self] result in
+            // Once per call, a new session and the call sent again: after a 404 on the session (the
+            // backend restarted or dropped it), or when a dual-era backend's tool needs the
+            // handshake era (it sends requests to the client, which 2026-07-28 has no way for).
+            var renew: (@Sendable (MultiServerProxy, String) async -> Bool)?
             if !retried, wasModern, BackendConnection.needsBackChannel(result) {
-                // A dual-era backend's tool needs the handshake era: switch it, send again, once.
+                renew = { await $0.downgradeToHandshake($1, seenGeneration: generation) }
+            } else if !retried, case .failure(let e) = result, e.kind == .sessionExpired {
+                conn.stats.withLock { $0.sessionExpiries += 1 }
+                renew = { await $0.recoverSession($1, seenGeneration: generation) }
+            }
+            if let renew {
                 Task { [proxy] in
                     let key = call.state.withLock { $0.replicaKey }
-                    let ok = await proxy.downgradeToHandshake(key, seenGeneration: generation)
-                    guard self.isPending(id, session, call) else { return }
+                    let ok = await renew(proxy, key)
+                    // Still this request (not cancelled, not moved to another replica meanwhile).
+                    guard self.isPending(id, session, call), call.state.withLock({ $0.backendID == bid && $0.connection === conn }) else { return }
                     if ok {
                         self.send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: timeoutMillis, params: params, meta: meta, reply: reply, retried: true)
                     } else {
                         self.finish(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, result, reply: reply)
-                    }
-                }
-                return
-            }
-            if case .failure(let e) = result, e.kind == .sessionExpired, !retried {
-                // The backend restarted or dropped the session: start a new one and send again, once.
-                conn.stats.withLock { $0.sessionExpiries += 1 }
-                Task { [proxy] in
-                    let key = call.state.withLock { $0.replicaKey }
-                    let ok = await proxy.recoverSession(key, seenGeneration: generation)
-                    guard self.isPending(id, session, call) else { return }
-                    if ok {
-                        self.send(id: id, session, call: call, conn: conn, route: route, timeoutMillis: timeoutMillis, params: params, meta: meta, reply: reply, retried: true)
-                    } else {
-                        self.finish(id: id, session, call: call, conn: conn, route: route, bid: bid, start: start, timeoutMillis: timeoutMillis, .failure(e), reply: reply)
                     }
                 }
                 return

@@ -133,15 +133,20 @@ extension Dispatcher {
         return true
     }
 
-    /// The message with the 2026-07-28 envelope keys taken out of `params._meta` (and `_meta`
-    /// gone if nothing else was in it).
+    /// The message with the 2026-07-28 envelope keys taken out of `params._meta`: only `_meta` is
+    /// parsed and written again, the rest of the bytes are copied as they are (`_meta` left empty
+    /// when nothing else was in it).
     static func withoutEnvelope(_ msg: IncomingMessage) -> IncomingMessage {
-        guard case .object(var top)? = try? JSONParser.parse(msg.raw.bytes), case .object(var params)? = top["params"],
-            case .object(var meta)? = params["_meta"]
+        let bytes = msg.raw.bytes
+        guard let pr = msg.raw.range("params"), let params = try? RawObject(bytes, range: pr), let mr = params.range("_meta"),
+            case .object(var meta)? = params.value("_meta")
         else { return msg }
         for k in [ModernEra.protocolVersionKey, ModernEra.capabilitiesKey, ModernEra.clientInfoKey, ModernEra.logLevelKey] { meta[k] = nil }
-        params["_meta"] = meta.isEmpty ? nil : .object(meta)
-        top["params"] = .object(params)
-        return (try? IncomingMessage(bytes: JSONValue.object(top).serialized())) ?? msg
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        out.append(contentsOf: bytes[..<mr.lowerBound])
+        JSONValue.object(meta).write(to: &out)
+        out.append(contentsOf: bytes[mr.upperBound...])
+        return (try? IncomingMessage(bytes: out)) ?? msg
     }
 }

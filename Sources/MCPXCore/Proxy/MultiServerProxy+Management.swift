@@ -182,19 +182,11 @@ extension MultiServerProxy {
 
     func remove(_ name: String, actor: History.Actor, action: String = "remove", rollbackTo: Int? = nil) async -> JSONValue {
         guard let e = entries[name] else { return ManagementTools.failure("No server named \"\(name)\"") }
-        removedCalls += callFigures(name).calls
-        let gone = removeEntries(name)
-        for x in gone {
-            x.supervisor?.cancel()
-            bridge.forget(server: x.config.name)
-            for c in x.attemptWaiters { c.resume() }
-        }
-        order.removeAll { $0 == name }
-        cache.flush(server: name)
+        let closing = dropServer(name)
         publishNow()
         persist()
         history.record(actor, action: action, server: name, before: History.describe(e.config), after: nil, to: rollbackTo)
-        for x in gone where x.memberKeys.isEmpty { await x.connection.close() }
+        for c in closing { await c.close() }
         log.info("manage: removed \(name)")
         return ManagementTools.result(
             "Removed \"\(name)\" (\(e.toolNames.count) tools withdrawn)",
