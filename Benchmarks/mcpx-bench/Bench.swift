@@ -81,6 +81,7 @@ final class Bench {
         }
         if o.has(.scale) {
             for r in 1...o.runs { try scaleRun(r, many) }
+            if (Machine.capture([o.mcpx, "--expose", "search", "--version"]) ?? "").hasPrefix("mcpx") { try searchModeRun(many) }
         }
         if o.has(.fanout) { try fanout(many) }
         if o.has(.metrics) { try metricsRun(many, backends: o.scaleBackends, called: 2_000) }

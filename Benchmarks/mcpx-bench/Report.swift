@@ -85,8 +85,14 @@ struct Report {
             Row(label: "one of 3 replicas killed: kill to last failed call (ms)", key: "replica_kill_moved_ms", digits: 0),
             Row(label: "search over 10,000 tools: query p50, incl. pipe (ms)", key: "search_query_p50_ms", digits: 2),
             Row(label: "search over 10,000 tools: query p99, incl. pipe (ms)", key: "search_query_p99_ms", target: "≤ 2", met: { $0 <= 2 }, digits: 2),
-            Row(label: "search: spawn to first answer, index built (ms)", key: "search_first_answer_ms", target: "index ≤ 100", digits: 0),
-            Row(label: "search: mcpx RSS with the index (MB)", key: "search_rss_mb", target: "index ≤ 24", digits: 1),
+            Row(label: "search: index of 10,000 tools built, as mcpx reports it (ms)", key: "search_index_build_ms", target: "≤ 100", met: { $0 <= 100 }, digits: 0),
+            Row(label: "search: spawn to first answer (ms)", key: "search_first_answer_ms", digits: 0),
+            Row(label: "search: mcpx RSS, empty catalog, table decoded (MB)", key: "search_rss_empty_mb", digits: 1),
+            Row(label: "search: mcpx RSS with 10,000 tools (MB)", key: "search_rss_mb", digits: 1),
+            Row(label: "search: index memory, RSS difference (MB)", key: "search_index_mb", target: "≤ 24", met: { $0 <= 24 }, digits: 1),
+            Row(label: "search mode, 500 backends: tools/list (ms)", key: "search_mode_tools_list_ms", target: "≤ 5", met: { $0 <= 5 }, digits: 2),
+            Row(label: "search mode, 500 backends: tools/list max (ms)", key: "search_mode_tools_list_max_ms", digits: 2),
+            Row(label: "search mode, 500 backends: tools/list size (KB)", key: "search_mode_tools_list_kb", target: "< 10", met: { $0 < 10 }, digits: 1),
         ]
     }
 

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
 #endif
@@ -24,6 +26,15 @@ int mcpx_trim_heap(void) {
 #else
     return 0;
 #endif
+}
+
+int mcpx_release_pages(const void *p, size_t len) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || p == NULL) return -1;
+    uintptr_t start = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t end = ((uintptr_t)p + len) & ~((uintptr_t)page - 1);
+    if (end <= start) return 0;
+    return madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 static int pipe_cloexec(int p[2]) {

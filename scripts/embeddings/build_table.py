@@ -39,11 +39,13 @@ sys.path.insert(0, str(HERE))
 
 import corpus as corpus_mod  # noqa: E402
 import minilm  # noqa: E402
+import apidocs  # noqa: E402
 
 SEED = 20240531
 NUMPY_PIN = "2.4.6"
 # corpus of the committed table (56,468 sentences); another machine's installed files may differ
 EXPECTED_CORPUS_SHA256 = "ac912638796a5943d4512a2f4dfe835f6e748157da1bfe8a358f182964a54e17"
+EXPECTED_APIDOCS_SHA256 = "de488cfdac215d9a1752b42d4c94fd43fa554f08d91a2c553fb20b834bd000a0"
 
 
 def log(*a):
@@ -292,8 +294,9 @@ def write_swift(path: Path, vocab_tokens: list[str], weights: np.ndarray, scales
         f"/// `{minilm.PACKAGE_PIN}`, model.safetensors sha256 {minilm.SAFETENSORS_SHA256}.",
         "/// Vocabulary: BERT uncased WordPiece vocabulary (Apache-2.0, google-research/bert) as shipped with the model.",
         "/// Licence notice: scripts/embeddings/LICENSE-all-MiniLM-L6-v2.txt.",
-        f"/// Built with numpy {prov['numpy']}, seed {prov['seed']}, D = {D}, {prov['epochs']} epochs over {prov['train_sentences']} docstring sentences",
-        "/// of the CPython 3.11 stdlib, Debian's /usr/lib/python3 and the packages pinned in Tests/requirements.txt",
+        f"/// Built with numpy {prov['numpy']}, seed {prov['seed']}, D = {D}, {prov['epochs']} epochs over {prov['train_sentences']} sentences (docstrings, API reference)",
+        "/// of the CPython 3.11 stdlib, Debian's /usr/lib/python3, the packages pinned in Tests/requirements.txt",
+        "/// and the API reference data of botocore 1.35.99 and google-api-python-client 2.154.0 (apidocs.py)",
         f"/// (corpus sha256 {prov['corpus_sha256']}).",
         f"/// sha256: table {hashes['table']}",
         f"///         scales {hashes['scales']}",
@@ -333,6 +336,8 @@ def main():
     ap.add_argument("--out", default=None, help="default <repo>/Sources/MCPXCore/Search/StaticEmbeddings.swift")
     ap.add_argument("--dims", type=int, default=256)
     ap.add_argument("--limit", type=int, default=100000, help="max corpus sentences")
+    ap.add_argument("--apidocs", default="/tmp/apidocs", help="folder of the wheels apidocs.py reads")
+    ap.add_argument("--api-per-package", type=int, default=35000, help="API docs sentences per package (0: none)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch", type=int, default=256)
@@ -370,6 +375,19 @@ def main():
     # b. targets
     enc = [tok.encode(s)[: minilm.MAX_SEQ_LEN - 2] for s in sents]
     Y = cached_encode(model, f"corpus-{csha[:16]}", cache, [[minilm.CLS] + e + [minilm.SEP] for e in enc])
+
+    # a'. the API reference part of the corpus (apidocs.py), encoded and cached on its own
+    if args.api_per_package > 0:
+        api, astats = apidocs.build(args.apidocs, {s.lower() for s in sents}, args.api_per_package, SEED)
+        asha = astats["sha256"]
+        log(f"API docs: {len(api)} sentences, sha256 {asha}")
+        if asha != EXPECTED_APIDOCS_SHA256:
+            log(f"warning: API docs corpus differs from the committed table's ({EXPECTED_APIDOCS_SHA256})")
+        aenc = [tok.encode(s)[: minilm.MAX_SEQ_LEN - 2] for s in api]
+        Ya = cached_encode(model, f"apidocs-{asha[:16]}", cache, [[minilm.CLS] + e + [minilm.SEP] for e in aenc])
+        sents, enc, Y = sents + api, enc + aenc, np.concatenate([Y, Ya])
+        cstats = {**cstats, "apidocs": astats}
+        csha = sha256("\n".join(sents).encode())
 
     # c. per-token outputs
     X = cached_encode(model, "vocab-tokens", cache, [[minilm.CLS, i, minilm.SEP] for i in range(V)])

@@ -56,25 +56,14 @@ def name_words(name: str) -> str:
 
 
 def doc_text(server: str, tool: dict) -> str:
-    """'<server words> <tool words>: <description>. parameters: <p1 words> <p1 description>; ...'
-
-    description = tool["description"] stripped (may be empty); "." is added after it only when
-    there are parameters and it does not already end with "."; parameters in the order of
-    inputSchema.properties, each "<name words> <description stripped>" (just the words when it has
-    no description), joined by "; "; no "parameters:" part when there are none."""
+    """'<server words> <tool words>: <description>' (description stripped, may be empty: then
+    just '<server words> <tool words>:'). Parameters are left out of the vector's text: on both
+    dev sets the fused ranker found more tools in its top 5 without them (their names and
+    descriptions stay in the lexical side's parameter field)."""
     desc = (tool.get("description") or "").strip()
     text = name_words(server) + " " + name_words(tool["name"]) + ":"
     if desc:
         text += " " + desc
-    props = ((tool.get("inputSchema") or {}).get("properties") or {})
-    params = []
-    for pname, spec in props.items():
-        pd = ((spec or {}).get("description") or "").strip() if isinstance(spec, dict) else ""
-        params.append(name_words(pname) + (" " + pd if pd else ""))
-    if params:
-        if desc and not desc.endswith("."):
-            text += "."
-        text += " parameters: " + "; ".join(params)
     return text
 
 

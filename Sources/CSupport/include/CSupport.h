@@ -40,6 +40,12 @@ const void *mcpx_memmem(const void *haystack, size_t haystack_len, const void *n
 /// allocation, such as a list a backend sent too much of. Returns 1 if memory was released.
 int mcpx_trim_heap(void);
 
+/// Lets the system drop the resident pages wholly inside [p, p+len) of read-only data mapped from
+/// the binary (madvise MADV_DONTNEED): for a large constant read once, such as the search
+/// table's base64 text after decoding. Touching them again reads them back from the file.
+/// Returns 0 on success.
+int mcpx_release_pages(const void *p, size_t len);
+
 /// Starts `path` with `argv` and `envp` (NULL-terminated) in `cwd` (NULL: mcpx's), in a process
 /// group of its own, with pipes for its stdin, stdout and stderr (mcpx's ends, close-on-exec, in
 /// `fds[0..2]`). On Linux the child is killed when mcpx dies (PR_SET_PDEATHSIG), even by SIGKILL.

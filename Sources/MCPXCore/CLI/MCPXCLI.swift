@@ -86,7 +86,7 @@ public enum MCPXCLI {
             do {
                 if sub == "search" {
                     for e in try await client.search(arg, maxItems: options.searchLimitGiven ? options.searchLimit : 50) {
-                        stdoutText("\(e.name)\(e.version.map { " \($0)" } ?? "")\(e.status == "active" ? "" : " [\(e.status)]") — \(MultiServerProxy.firstSentence(e.description)) — \(MultiServerProxy.howItRuns(e.server))\n")
+                        stdoutText("\(e.name)\(e.version.map { " \($0)" } ?? "")\(e.status == "active" ? "" : " [\(e.status)]") — \(ToolIndex.firstSentence(e.description)) — \(MultiServerProxy.howItRuns(e.server))\n")
                     }
                 } else {
                     let e = try await client.show(arg)

@@ -12,17 +12,7 @@ import Darwin
 /// 10 best first. No backend is started.
 enum SearchCommand {
     static func catalog(_ path: String, limit: Int) -> Int32 {
-        guard let bytes = FileInput.readAll(path) else {
-            FileOutput.writeAll(2, "mcpx: error: cannot read \(path)\n")
-            return 2
-        }
-        let index: ToolIndex
-        do {
-            index = ToolIndex(try tools(ofCatalog: JSONParser.parse(bytes)))
-        } catch {
-            FileOutput.writeAll(2, "mcpx: error: \(path): \(error)\n")
-            return 2
-        }
+        guard let index = index(ofCatalog: path) else { return 2 }
         _ = mcpx_trim_heap()  // the catalog's parse tree is gone: its memory goes back
         var splitter = LineSplitter(maxLineBytes: 1 << 20)
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
@@ -49,6 +39,32 @@ enum SearchCommand {
         if let last = splitter.finish() { answer(last) }
         if !out.isEmpty { out.withUnsafeBytes { _ = FileOutput.writeAll(1, $0) } }
         return 0
+    }
+
+    /// The index of the catalog at `path` (its bytes and parse tree gone when this returns), or nil
+    /// after saying why on stderr.
+    static func index(ofCatalog path: String) -> ToolIndex? {
+        guard let bytes = FileInput.readAll(path) else {
+            FileOutput.writeAll(2, "mcpx: error: cannot read \(path)\n")
+            return nil
+        }
+        let tools: [ToolIndex.Tool]
+        do {
+            tools = try Self.tools(ofCatalog: JSONParser.parse(bytes))
+        } catch {
+            FileOutput.writeAll(2, "mcpx: error: \(path): \(error)\n")
+            return nil
+        }
+        _ = StaticEmbedding.shared  // the table, decoded once, is not the index
+        let t0 = monotonicNanos()
+        let terms = SearchTerms()
+        let segments = ToolIndex.segments(of: tools, terms: terms)
+        let t1 = monotonicNanos()
+        let index = ToolIndex(segments: segments, terms: terms)
+        let t2 = monotonicNanos()
+        func ms(_ ns: UInt64) -> String { (Double(ns) / 1e6).fixed(1) + " ms" }
+        FileOutput.writeAll(2, "mcpx search: \(tools.count) tools of \(segments.count) servers indexed in \(ms(t2 - t0)) (segments \(ms(t1 - t0)), merge \(ms(t2 - t1)))\n")
+        return index
     }
 
     /// The exposed names of the best `limit` tools, padded with the next tools in catalog order when

@@ -178,18 +178,15 @@ public enum TerminalCommands {
         await proxy.waitForFirstAttempts()
         let index = await proxy.searchIndex()
         let hits = index.search(query, server: server, limit: limit)
+        let listed = await proxy.listings(index, hits)
         if out.json {
-            out.print(JSONValue.object(["tools": .array(hits.map { h in
-                let t = index.tools[h.tool]
-                return ["name": .string(t.exposedName), "server": .string(t.server), "description": .string(firstLine(t.description)), "score": .double((h.score * 1000).rounded() / 1000)]
+            out.print(JSONValue.object(["tools": .array(zip(hits, listed).map { h, t in
+                ["name": .string(t.exposedName), "server": .string(t.server), "description": .string(t.description), "score": .double((h.score * 1000).rounded() / 1000)]
             })]).jsonString)
         } else if hits.isEmpty {
             out.print("No tool matches \"\(query)\".")
         } else {
-            for h in hits {
-                let t = index.tools[h.tool]
-                out.print("\(t.exposedName)  \(firstLine(t.description))")
-            }
+            for t in listed { out.print("\(t.exposedName)  \(t.description)") }
         }
         return hits.isEmpty ? 1 : 0
     }

@@ -16,7 +16,7 @@ extension MultiServerProxy {
             do {
                 for e in try await RegistryClient(baseURL: url, loop: loop).search(query, maxItems: 50) {
                     let how = Self.howItRuns(e.server)
-                    lines.append("\(e.name)\(e.version.map { " \($0)" } ?? "")\(e.status == "active" ? "" : " [\(e.status)]") — \(Self.firstSentence(e.description)) — \(how)")
+                    lines.append("\(e.name)\(e.version.map { " \($0)" } ?? "")\(e.status == "active" ? "" : " [\(e.status)]") — \(ToolIndex.firstSentence(e.description)) — \(how)")
                     items.append(["name": .string(e.name), "version": e.version.map { .string($0) } ?? .null, "description": .string(e.description),
                                   "status": .string(e.status), "runs": .string(how), "registry": .string(Redact.url(url))])
                 }

@@ -10,25 +10,59 @@ extension MultiServerProxy {
         return defs
     }
 
-    /// Every tool of every ready, enabled server, as the index keeps it.
-    func indexTools() -> [ToolIndex.Tool] {
-        var out: [ToolIndex.Tool] = []
-        for name in order {
-            guard let e = entries[name], e.config.enabled, e.config.status == .ready else { continue }
-            for d in definitions(e) {
-                guard let exposed = d["name"]?.stringValue else { continue }
-                var t = ToolIndex.Tool(exposedName: exposed, server: name, definition: d)
-                t.name = e.toolRoutes[exposed]?.tool ?? exposed
-                out.append(t)
-            }
+    /// A server's tools as the index keeps them.
+    func indexTools(_ name: String, _ e: Entry) -> [ToolIndex.Tool] {
+        definitions(e).compactMap { d in
+            guard let exposed = d["name"]?.stringValue else { return nil }
+            var t = ToolIndex.Tool(exposedName: exposed, server: name, definition: d)
+            t.name = e.toolRoutes[exposed]?.tool ?? exposed
+            return t
         }
-        return out
     }
 
-    /// The index of the tools listed now, rebuilt when they changed since the last search.
+    /// What search results show of `hits`: each tool's description cut to its first sentence and
+    /// its parameters summed up, from its server's definitions (the index keeps names only).
+    func listings(_ index: ToolIndex, _ hits: [ToolIndex.Hit]) -> [ToolIndex.Tool] {
+        var byServer: [String: [String: JSONValue]] = [:]
+        return hits.map { h in
+            let t = index.tools[h.tool]
+            if byServer[t.server] == nil {
+                var defs: [String: JSONValue] = [:]
+                if let e = entries[t.server] { for d in definitions(e) { if let n = d["name"]?.stringValue { defs[n] = d } } }
+                byServer[t.server] = defs
+            }
+            guard let d = byServer[t.server]?[t.exposedName] else { return t }
+            return ToolIndex.Tool(exposedName: t.exposedName, server: t.server, definition: d).listing
+        }
+    }
+
+    /// The index of the tools listed now, merged again when they changed since the last search;
+    /// only the servers whose tool list changed have their segment built again.
     public func searchIndex() -> ToolIndex {
         if let c = searchIndexCache, c.generation == toolsGeneration { return c.index }
-        let index = ToolIndex(indexTools())
+        var segments: [ToolIndex.Segment] = []
+        var kept: [String: (toolBytes: [UInt8], names: [String: String], segments: [ToolIndex.Segment])] = [:]
+        for name in order {
+            guard let e = entries[name], e.config.enabled, e.config.status == .ready, !e.toolBytes.isEmpty else { continue }
+            let names = e.toolRoutes.mapValues(\.tool)
+            if let c = searchSegments[name], c.toolBytes == e.toolBytes, c.names == names {
+                kept[name] = c
+                segments += c.segments
+                continue
+            }
+            // (a server listing more than a segment holds gets several)
+            var built: [ToolIndex.Segment] = []
+            let tools = indexTools(name, e)
+            var at = 0
+            repeat {
+                built.append(ToolIndex.Segment(Array(tools[at..<min(tools.count, at + ToolIndex.Segment.maxTools)]), terms: searchTerms))
+                at += ToolIndex.Segment.maxTools
+            } while at < tools.count
+            kept[name] = (e.toolBytes, names, built)
+            segments += built
+        }
+        searchSegments = kept
+        let index = ToolIndex(segments: segments, terms: searchTerms)
         searchIndexCache = (toolsGeneration, index)
         return index
     }
@@ -47,11 +81,9 @@ extension MultiServerProxy {
         let (hits, total) = index.searchCounting(query, server: server, limit: limit)
         var lines: [String] = []
         var items: [JSONValue] = []
-        for h in hits {
-            let t = index.tools[h.tool]
-            let sentence = Self.firstSentence(t.description)
-            let params = t.parameters.sorted { $0.required != $1.required ? $0.required : $0.name < $1.name }
-                .map { $0.required ? "\($0.name) (required)" : $0.name }.joined(separator: ", ")
+        for (h, t) in zip(hits, listings(index, hits)) {
+            let sentence = t.description
+            let params = t.parameterSummary
             lines.append("\(t.exposedName) — \(sentence.isEmpty ? "(no description)" : sentence) — \(params.isEmpty ? "no parameters" : params)")
             items.append(["name": .string(t.exposedName), "server": .string(t.server), "description": .string(sentence),
                           "score": .double((h.score * 1000).rounded() / 1000)])
@@ -83,14 +115,6 @@ extension MultiServerProxy {
         return ManagementTools.result(text, ["tools": .array(tools), "unknown": .array(unknown.map { .string($0) })], isError: tools.isEmpty)
     }
 
-    /// The first sentence of a description (at most 200 characters).
-    static func firstSentence(_ s: String) -> String {
-        let line = s.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingWhitespace() ?? ""
-        var out = line
-        if let r = line.firstRange(of: ". ") { out = String(line[..<r.lowerBound]) + "." }
-        return out.count > 200 ? String(out.prefix(199)) + "…" : out
-    }
-
     /// The `initialize` instructions: in search mode, the servers and one line of what each offers
     /// (within about 4 KB), so the model knows what to search for.
     public func instructions() -> String {
@@ -100,7 +124,7 @@ extension MultiServerProxy {
         var budget = 4096 - text.utf8.count
         for name in order {
             guard let e = entries[name], e.config.enabled, e.config.status == .ready else { continue }
-            var about = e.connection.backendInstructions.map { Self.firstSentence($0) } ?? ""
+            var about = e.connection.backendInstructions.map { ToolIndex.firstSentence($0) } ?? ""
             if about.isEmpty { about = "tools such as " + e.toolRoutes.values.map(\.tool).sorted().prefix(4).joined(separator: ", ") }
             let line = "\n- \(name) (\(e.toolNames.count) tools): \(about.prefix(120))"
             if line.utf8.count > budget {

@@ -1,11 +1,16 @@
 public import MCPXJSON
+import Dispatch
+import Synchronization
 
 /// A search index over tool definitions: field-weighted BM25 (BM25F) over the tool's name, its
 /// server's name, its description, and its parameters' names and descriptions, on stemmed terms,
-/// with a small thesaurus of how people say what tools do.
+/// with a small thesaurus of how people say what tools do, fused with the cosine of static
+/// sentence vectors (`StaticEmbedding`).
 ///
-/// Built once from the tools (a few tens of milliseconds for 10,000), then read-only: a query
-/// walks the postings of its terms only.
+/// Made of `Segment`s (one per server), each built from its tools alone; the index merges them
+/// (term statistics and postings, on integer term ids) in a few milliseconds for 10,000 tools, so
+/// a list change rebuilds one segment. Read-only once built: a query walks the postings of its
+/// terms and one int8 dot product per tool.
 public final class ToolIndex: Sendable {
     /// One tool as the index keeps it.
     public struct Tool: Sendable {
@@ -15,6 +20,9 @@ public final class ToolIndex: Sendable {
         public var description: String
         /// Parameter names with their descriptions.
         public var parameters: [(name: String, description: String, required: Bool)]
+        /// In a search result's listing (`listing`): the parameters' names, required ones first
+        /// and marked ("path (required), tail").
+        public var parameterSummary = ""
 
         public init(exposedName: String, server: String, name: String, description: String, parameters: [(name: String, description: String, required: Bool)]) {
             self.exposedName = exposedName
@@ -44,219 +52,249 @@ public final class ToolIndex: Sendable {
 
     /// Field weights and length normalization.
     struct Field {
-        var weight: Double
-        var b: Double
+        var weight: Float
+        var b: Float
     }
 
-    static let nameField = Field(weight: 3.0, b: 0.3)
-    static let serverField = Field(weight: 1.5, b: 0.0)
-    static let descriptionField = Field(weight: 1.0, b: 0.75)
-    static let parameterField = Field(weight: 0.6, b: 0.5)
-    static let k1 = 1.2
+    static let fields = [
+        Field(weight: 3.0, b: 0.3),  // name
+        Field(weight: 1.5, b: 0.0),  // server
+        Field(weight: 1.0, b: 0.75),  // description
+        Field(weight: 0.6, b: 0.5),  // parameters
+    ]
+    static let k1: Float = 1.2
 
+    /// All tools, segment after segment; a `Hit.tool` indexes this.
     public let tools: [Tool]
-    /// Each tool's unit vector (`StaticEmbedding`) in int8, `dimensions` per tool, times
-    /// `vectorScales[tool]`; empty without a table (10,000 tools: 2.6 MB).
-    let vectors: [Int8]
-    let vectorScales: [Float]
+    let segments: [Segment]
+    /// Where each segment's tools start in `tools`.
+    let segmentStart: [Int]
+    let dictionary: SearchTerms
+    /// Per tool: its BM25F field weights, length-normalized (what a field count is worth).
+    let norms: [SIMD4<Float>]
     let embedding: StaticEmbedding?
-    /// term → (tool, BM25F pseudo-frequency) for every tool that has it.
-    let postings: [String: [(tool: Int32, tf: Float)]]
-    let idf: [String: Double]
 
-    public init(_ tools: [Tool], useEmbedding: Bool = true) {
-        self.tools = tools
-        // Per tool and field: term counts and lengths.
-        struct Counts {
-            var name: [String: Int] = [:], server: [String: Int] = [:], description: [String: Int] = [:], parameters: [String: Int] = [:]
-            var lengths = (0, 0, 0, 0)
-        }
-        func count(_ terms: [String]) -> [String: Int] {
-            var c: [String: Int] = [:]
-            for t in terms { c[t, default: 0] += 1 }
-            return c
-        }
-        var all: [Counts] = []
-        all.reserveCapacity(tools.count)
-        var serverTerms: [String: [String]] = [:]
-        var totals = (0.0, 0.0, 0.0, 0.0)
-        var stems: [String: String] = [:]
+    /// An index of `tools`, one segment per server (built in parallel), with a dictionary of its own.
+    public convenience init(_ tools: [Tool], useEmbedding: Bool = true) {
+        let dictionary = SearchTerms()
+        self.init(segments: Self.segments(of: tools, terms: dictionary, useEmbedding: useEmbedding), terms: dictionary)
+    }
+
+    /// Segments of `tools`, one per server (in order of first appearance), built on all cores.
+    public static func segments(of tools: [Tool], terms: SearchTerms, useEmbedding: Bool = true) -> [Segment] {
+        var groups: [[Tool]] = []
+        var slot: [String: Int] = [:]
         for t in tools {
-            let name = SearchText.terms(t.name, cache: &stems)
-            let server = serverTerms[t.server] ?? {
-                let s = SearchText.terms(t.server, cache: &stems)
-                serverTerms[t.server] = s
-                return s
-            }()
-            let description = SearchText.terms(t.description, cache: &stems)
-            var params: [String] = []
-            for p in t.parameters {
-                params += SearchText.terms(p.name, cache: &stems)
-                params += SearchText.terms(p.description, cache: &stems)
+            if let i = slot[t.server], groups[i].count < Segment.maxTools {
+                groups[i].append(t)
+            } else {
+                slot[t.server] = groups.count
+                groups.append([t])
             }
-            var c = Counts(name: count(name), server: count(server), description: count(description), parameters: count(params))
-            c.lengths = (name.count, server.count, description.count, params.count)
-            totals.0 += Double(name.count)
-            totals.1 += Double(server.count)
-            totals.2 += Double(description.count)
-            totals.3 += Double(params.count)
-            all.append(c)
         }
-        let n = Double(max(1, tools.count))
-        let avg = (max(1, totals.0 / n), max(1, totals.1 / n), max(1, totals.2 / n), max(1, totals.3 / n))
-        var postings: [String: [(tool: Int32, tf: Float)]] = [:]
-        for (i, c) in all.enumerated() {
-            func norm(_ f: Field, _ len: Int, _ avgLen: Double) -> Double { f.weight / (1 - f.b + f.b * Double(len) / avgLen) }
-            let wn = norm(Self.nameField, c.lengths.0, avg.0)
-            let ws = norm(Self.serverField, c.lengths.1, avg.1)
-            let wd = norm(Self.descriptionField, c.lengths.2, avg.2)
-            let wp = norm(Self.parameterField, c.lengths.3, avg.3)
-            var tf: [String: Double] = [:]
-            for (t, k) in c.name { tf[t, default: 0] += wn * Double(k) }
-            for (t, k) in c.server { tf[t, default: 0] += ws * Double(k) }
-            for (t, k) in c.description { tf[t, default: 0] += wd * Double(k) }
-            for (t, k) in c.parameters { tf[t, default: 0] += wp * Double(k) }
-            for (t, v) in tf { postings[t, default: []].append((Int32(i), Float(v))) }
-        }
-        var idf: [String: Double] = [:]
-        for (t, list) in postings {
-            let df = Double(list.count)
-            idf[t] = log(1 + (n - df + 0.5) / (df + 0.5))
-        }
-        self.postings = postings
-        self.idf = idf
-        let embedding = useEmbedding ? StaticEmbedding.shared : nil
-        self.embedding = embedding
-        if let embedding {
-            var vectors: [Int8] = []
-            var scales: [Float] = []
-            vectors.reserveCapacity(tools.count * embedding.dimensions)
-            scales.reserveCapacity(tools.count)
-            var cache: [String: [Int32]] = [:]
-            for t in tools {
-                let v = embedding.embed(Self.embeddingText(t), cache: &cache)
-                let m = v.reduce(Float(0)) { max($0, abs($1)) }
-                let scale = m > 0 ? m / 127 : 1
-                scales.append(scale)
-                for x in v { vectors.append(Int8(max(-127, min(127, (x / scale).rounded())))) }
+        if useEmbedding { _ = StaticEmbedding.shared }  // decoded once, before the workers start
+        let work = groups
+        let built = Mutex<[Segment?]>(Array(repeating: nil, count: groups.count))
+        let workers = max(1, min(groups.count, 8))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var i = w
+            var reader = ToolTokenizer(terms: terms, embedding: useEmbedding ? StaticEmbedding.shared : nil)
+            while i < work.count {
+                let s = Segment(work[i], reader: &reader)
+                built.withLock { $0[i] = s }
+                i += workers
             }
-            self.vectors = vectors
-            self.vectorScales = scales
-        } else {
-            vectors = []
-            vectorScales = []
         }
+        return built.withLock { $0.map { $0! } }
+    }
+
+    /// Merges `segments` (built with `terms`): the tools, and their field-length norms from the
+    /// averages over all segments (postings stay in the segments).
+    public init(segments: [Segment], terms: SearchTerms) {
+        self.segments = segments
+        dictionary = terms
+        var start: [Int] = []
+        var all: [Tool] = []
+        var n = 0
+        var totals = SIMD4<Float>(repeating: 0)
+        for s in segments {
+            start.append(n)
+            n += s.count
+            all += s.tools
+            for l in s.lengths { totals += SIMD4<Float>(l) }
+        }
+        segmentStart = start
+        tools = all
+        let avg = n > 0 ? (totals / Float(n)).replacing(with: 1, where: totals .< Float(n)) : SIMD4(repeating: 1)
+        let weight = SIMD4<Float>(Self.fields.map(\.weight))
+        let b = SIMD4<Float>(Self.fields.map(\.b))
+        var norms: [SIMD4<Float>] = []
+        norms.reserveCapacity(n)
+        for s in segments { for l in s.lengths { norms.append(weight / (1 - b + b * SIMD4<Float>(l) / avg)) } }
+        self.norms = norms
+        embedding = segments.contains { !$0.vectors.isEmpty } ? StaticEmbedding.shared : nil
     }
 
     /// What a tool's vector is made of (the recipe of `scripts/embeddings/eval_devset.py`):
-    /// `<server words> <tool words>: <description>. parameters: <name words> <description>; ...`.
+    /// `<server words> <tool words>: <description>`. Its parameters are not (they are in the
+    /// lexical side's parameter field): on both dev sets the fused ranker found more tools in its
+    /// top 5 without them in the vector.
     static func embeddingText(_ t: Tool) -> String {
-        var s = SearchText.words(t.server).joined(separator: " ") + " " + SearchText.words(t.name).joined(separator: " ")
+        var s = SearchText.words(t.server).joined(separator: " ") + " " + SearchText.words(t.name).joined(separator: " ") + ":"
         let description = t.description.trimmingWhitespace()
-        s += ":"
         if !description.isEmpty { s += " " + description }
-        if !t.parameters.isEmpty {
-            if !description.isEmpty && !description.hasSuffix(".") { s += "." }
-            s += " parameters: " + t.parameters.map { p in
-                let d = p.description.trimmingWhitespace()
-                return SearchText.words(p.name).joined(separator: " ") + (d.isEmpty ? "" : " " + d)
-            }.joined(separator: "; ")
-        }
         return s
+    }
+
+    /// The first sentence of a description (at most 200 characters).
+    public static func firstSentence(_ s: String) -> String {
+        // The first non-empty line, trimmed, up to its first ". " (bytes: this runs for every tool).
+        let u = s.utf8
+        func isBreak(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
+        var start = u.startIndex
+        while start != u.endIndex && isBreak(u[start]) { start = u.index(after: start) }
+        var end = start
+        while end != u.endIndex && !isBreak(u[end]) { end = u.index(after: end) }
+        var line = String(s[start..<end]).trimmingWhitespace()
+        let l = line.utf8
+        var i = l.startIndex
+        while i != l.endIndex {
+            let next = l.index(after: i)
+            if l[i] == 0x2E, next != l.endIndex, l[next] == 0x20 {
+                line = String(line[line.startIndex..<next])
+                break
+            }
+            i = next
+        }
+        return line.utf8.count > 200 && line.count > 200 ? String(line.prefix(199)) + "…" : line
     }
 
     /// Weights of the fused score: lexical (BM25F) and semantic (static vectors), each z-scored.
     static let lexicalWeight = 0.2
     static let semanticWeight = 0.8
 
-    /// Every tool's fused score: z(BM25F) × 0.2 + z(cosine) × 0.8, z over all tools. Tools with
-    /// neither a matching word nor a positive cosine are left out.
-    func fused(lexical: [Int32: Double], query q: [Float], dimensions d: Int) -> [Hit] {
+    /// The best `limit` tools for `query` (of `server` only, when given), best first.
+    public func search(_ query: String, server: String? = nil, limit: Int = 10) -> [Hit] {
+        searchCounting(query, server: server, limit: limit).hits
+    }
+
+    /// The best `limit` tools, best first (ties by name), and how many tools match at all (a word
+    /// in common, or a vector pointing its way), from one scoring.
+    ///
+    /// Score: z(BM25F) × 0.2 + z(cosine) × 0.8, z over all tools; tools with neither a matching
+    /// word nor a positive cosine are left out. Without a table, BM25F alone.
+    public func searchCounting(_ query: String, server: String? = nil, limit: Int) -> (hits: [Hit], total: Int) {
         let n = tools.count
-        // The query in int8 too: integer dot products (wrapping adds are associative, so the
-        // compiler vectorizes them; float sums it must keep in order).
-        let qmax = q.reduce(Float(0)) { max($0, abs($1)) }
-        let qscale = qmax > 0 ? qmax / 127 : 1
-        let qi = q.map { Int32(max(-127, min(127, ($0 / qscale).rounded()))) }
-        var cos = [Double](repeating: 0, count: n)
-        vectors.withUnsafeBufferPointer { v in
-            qi.withUnsafeBufferPointer { qp in
-                for i in 0..<n {
-                    var acc: Int32 = 0
-                    let row = v.baseAddress! + i * d
-                    for k in 0..<d { acc &+= Int32(row[k]) &* qp[k] }
-                    cos[i] = Double(Float(acc) * vectorScales[i] * qscale)
+        guard n > 0, limit > 0 else { return ([], 0) }
+        let lex = lexical(query)
+        var cos: [Float] = []
+        if let embedding { cos = cosines(embedding.embed(query), dimensions: embedding.dimensions) }
+        var lexMean: Double = 0, lexScale: Double = 1, cosMean: Double = 0, cosScale: Double = 1
+        if !cos.isEmpty {
+            func stats(_ x: [Float]) -> (Double, Double) {
+                var sum: Double = 0, sq: Double = 0
+                for v in x {
+                    sum += Double(v)
+                    sq += Double(v) * Double(v)
+                }
+                let mean = sum / Double(x.count)
+                let variance = max(0, sq / Double(x.count) - mean * mean)
+                return (mean, 1 / max(variance.squareRoot(), 1e-9))
+            }
+            (lexMean, lexScale) = stats(lex)
+            (cosMean, cosScale) = stats(cos)
+            lexScale *= Self.lexicalWeight
+            cosScale *= Self.semanticWeight
+        }
+        var top: [Hit] = []
+        top.reserveCapacity(limit + 1)
+        var total = 0
+        func better(_ a: Hit, _ b: Hit) -> Bool { a.score != b.score ? a.score > b.score : tools[a.tool].exposedName < tools[b.tool].exposedName }
+        for i in 0..<n {
+            let l = lex[i]
+            let score: Double
+            if cos.isEmpty {
+                guard l > 0 else { continue }
+                score = Double(l)
+            } else {
+                guard l > 0 || cos[i] > 0 else { continue }
+                score = (Double(l) - lexMean) * lexScale + (Double(cos[i]) - cosMean) * cosScale
+            }
+            if let server, tools[i].server != server { continue }
+            total += 1
+            let h = Hit(tool: i, score: score)
+            if top.count == limit, let last = top.last, !better(h, last) { continue }
+            var at = top.count
+            while at > 0 && better(h, top[at - 1]) { at -= 1 }
+            top.insert(h, at: at)
+            if top.count > limit { top.removeLast() }
+        }
+        return (top, total)
+    }
+
+    /// BM25F of every tool for `query`'s terms (each also standing for its thesaurus group, lower):
+    /// per term, its postings in each segment (binary search), its document frequency summed
+    /// over them, then each posting's pseudo-frequency from its field counts and the tool's norms.
+    func lexical(_ query: String) -> [Float] {
+        var weights: [String: Float] = [:]
+        for t in SearchText.terms(query) {
+            weights[t, default: 0] += 1
+            for (s, w) in Thesaurus.expansions(of: t) where weights[s] == nil || weights[s]! < Float(w) { weights[s] = Float(w) }
+        }
+        var lex = [Float](repeating: 0, count: tools.count)
+        let k1 = Self.k1
+        let n = Float(tools.count)
+        var found: [(segment: Int, range: Range<Int>)] = []
+        lex.withUnsafeMutableBufferPointer { out in
+            for (term, qw) in weights {
+                guard let id = dictionary.lookup(term) else { continue }
+                found.removeAll(keepingCapacity: true)
+                var df = 0
+                for (si, s) in segments.enumerated() {
+                    if let r = s.postings(of: id) {
+                        found.append((si, r))
+                        df += r.count
+                    }
+                }
+                guard df > 0 else { continue }
+                let w = qw * log(1 + (n - Float(df) + 0.5) / (Float(df) + 0.5))
+                for (si, r) in found {
+                    let s = segments[si]
+                    let base = segmentStart[si]
+                    for p in r {
+                        let tool = base + Int(s.postTool[p])
+                        let f = (SIMD4<Float>(s.postCounts[p]) * norms[tool]).sum()
+                        out[tool] += w * f * (k1 + 1) / (k1 + f)
+                    }
                 }
             }
         }
-        func meanStd(_ values: [Double]) -> (Double, Double) {
-            let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
-            return (mean, max(variance.squareRoot(), 1e-9))
-        }
-        var lex = [Double](repeating: 0, count: n)
-        for (t, s) in lexical { lex[Int(t)] = s }
-        let (lm, ls) = meanStd(lex)
-        let (cm, cs) = meanStd(cos)
-        var hits: [Hit] = []
-        hits.reserveCapacity(n)
-        for i in 0..<n where lex[i] > 0 || cos[i] > 0 {
-            hits.append(Hit(tool: i, score: Self.lexicalWeight * (lex[i] - lm) / ls + Self.semanticWeight * (cos[i] - cm) / cs))
-        }
-        return hits
+        return lex
     }
 
-    /// The best `limit` tools for `query` (of `server` only, when given), best first.
-    public func search(_ query: String, server: String? = nil, limit: Int = 10) -> [Hit] {
-        Self.best(scored(query, server: server), limit) { tools[$0].exposedName }
-    }
-
-    /// The best `limit` tools, and how many tools match at all (a word in common, or a vector
-    /// pointing its way), from one scoring.
-    public func searchCounting(_ query: String, server: String? = nil, limit: Int) -> (hits: [Hit], total: Int) {
-        let all = scored(query, server: server)
-        return (Self.best(all, limit) { tools[$0].exposedName }, all.count)
-    }
-
-    /// Every matching tool with its score, unordered.
-    func scored(_ query: String, server: String?) -> [Hit] {
-        var weights: [String: Double] = [:]
-        for t in SearchText.terms(query) {
-            weights[t, default: 0] += 1
-            for (s, w) in Thesaurus.expansions(of: t) where weights[s] == nil || weights[s]! < w { weights[s] = max(weights[s] ?? 0, w) }
-        }
-        var scores: [Int32: Double] = [:]
-        for (term, qw) in weights {
-            guard let list = postings[term], let idf = idf[term] else { continue }
-            for (tool, tf) in list {
-                let f = Double(tf)
-                scores[tool, default: 0] += qw * idf * f * (Self.k1 + 1) / (Self.k1 + f)
+    /// The cosine of every tool's vector with `q`: the query in int8 too, integer dot products
+    /// (wrapping adds are associative, so the compiler vectorizes them; float sums it must keep
+    /// in order).
+    func cosines(_ q: [Float], dimensions d: Int) -> [Float] {
+        let qmax = q.reduce(Float(0)) { max($0, abs($1)) }
+        let qscale = qmax > 0 ? qmax / 127 : 1
+        let qi = q.map { Int16(max(-127, min(127, ($0 / qscale).rounded()))) }
+        var cos = [Float](repeating: 0, count: tools.count)
+        cos.withUnsafeMutableBufferPointer { out in
+            qi.withUnsafeBufferPointer { qp in
+                for (si, s) in segments.enumerated() where !s.vectors.isEmpty {
+                    s.vectors.withUnsafeBufferPointer { v in
+                        for i in 0..<s.count {
+                            let row = v.baseAddress! + i * d
+                            var acc: Int32 = 0
+                            for k in 0..<d { acc &+= Int32(Int16(row[k]) &* qp[k]) }
+                            out[segmentStart[si] + i] = Float(acc) * s.vectorScales[i] * qscale
+                        }
+                    }
+                }
             }
         }
-        var hits: [Hit]
-        if let embedding, !tools.isEmpty {
-            hits = fused(lexical: scores, query: embedding.embed(query), dimensions: embedding.dimensions)
-        } else {
-            hits = scores.map { Hit(tool: Int($0.key), score: $0.value) }
-        }
-        if let server { hits.removeAll { tools[$0.tool].server != server } }
-        return hits
-    }
-
-    /// The `limit` best hits, best first (ties by name): a bounded selection, not a full sort.
-    static func best(_ hits: [Hit], _ limit: Int, name: (Int) -> String) -> [Hit] {
-        func better(_ a: Hit, _ b: Hit) -> Bool { a.score != b.score ? a.score > b.score : name(a.tool) < name(b.tool) }
-        if limit >= hits.count / 4 { return Array(hits.sorted(by: better).prefix(limit)) }
-        var top: [Hit] = []
-        top.reserveCapacity(limit + 1)
-        for h in hits {
-            if top.count == limit, let last = top.last, !better(h, last) { continue }
-            var i = top.count
-            while i > 0 && better(h, top[i - 1]) { i -= 1 }
-            top.insert(h, at: i)
-            if top.count > limit { top.removeLast() }
-        }
-        return top
+        return cos
     }
 }
 

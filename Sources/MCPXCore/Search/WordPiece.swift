@@ -9,15 +9,20 @@
 struct WordPiece: Sendable {
     let ids: [String: Int32]
     let unknown: Int32
+    /// The longest entry, in UTF-8 bytes (no piece can be longer).
+    let longest: Int
 
     init(vocabulary: String) {
         var ids: [String: Int32] = [:]
         var i: Int32 = 0
+        var longest = 0
         for line in vocabulary.split(separator: "\n", omittingEmptySubsequences: false) {
             if ids[String(line)] == nil { ids[String(line)] = i }
+            longest = max(longest, line.utf8.count)
             i += 1
         }
         self.ids = ids
+        self.longest = longest
         unknown = ids["[UNK]"] ?? 100
     }
 
@@ -102,6 +107,13 @@ struct WordPiece: Sendable {
     }
 
     func wordPieces(_ word: String, into out: inout [Int32]) {
+        var word = word
+        if let done = word.withUTF8({ $0.allSatisfy { $0 < 0x80 } ? asciiPieces($0, into: &out) : nil }), done { return }
+        unicodePieces(word, into: &out)
+    }
+
+    /// `wordPieces` on Unicode scalars (any word).
+    func unicodePieces(_ word: String, into out: inout [Int32]) {
         let chars = Array(word.unicodeScalars)
         if chars.count > 100 {
             out.append(unknown)
@@ -129,5 +141,45 @@ struct WordPiece: Sendable {
             start = end
         }
         out.append(contentsOf: pieces)
+    }
+
+    /// `wordPieces` of an ASCII word, on its bytes: each candidate piece is a small string made
+    /// from a stack buffer, and no candidate is longer than the longest vocabulary entry.
+    func asciiPieces(_ word: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) -> Bool {
+        if word.count > 100 {
+            out.append(unknown)
+            return true
+        }
+        let mark = out.count
+        var start = 0
+        var buffer = [UInt8](repeating: UInt8(ascii: "#"), count: longest + 2)
+        return buffer.withUnsafeMutableBufferPointer { buf in
+            while start < word.count {
+                let prefix = start > 0 ? 2 : 0
+                if prefix > 0 {
+                    buf[0] = UInt8(ascii: "#")
+                    buf[1] = UInt8(ascii: "#")
+                }
+                var end = min(word.count, start + longest - prefix)
+                var found: Int32?
+                while start < end {
+                    let n = end - start
+                    for k in 0..<n { buf[prefix + k] = word[start + k] }
+                    if let id = ids[String(decoding: UnsafeBufferPointer(rebasing: buf[0..<(prefix + n)]), as: UTF8.self)] {
+                        found = id
+                        break
+                    }
+                    end -= 1
+                }
+                guard let id = found else {
+                    out.removeSubrange(mark...)
+                    out.append(unknown)
+                    return true
+                }
+                out.append(id)
+                start = end
+            }
+            return true
+        }
     }
 }
