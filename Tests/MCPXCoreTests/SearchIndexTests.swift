@@ -82,6 +82,17 @@ import Testing
         #expect(!hits.isEmpty && hits.allSatisfy { merged.tools[$0.tool].server == "s2" } && total == hits.count)
     }
 
+    /// A hostile tool list cannot grow the term dictionary with giant words, and a giant query is cut.
+    @Test func giantWordsAreNoTermsAndGiantQueriesAreCut() {
+        let terms = SearchTerms()
+        let giant = String(repeating: "x", count: 70)
+        _ = ToolIndex.Segment([ToolIndex.Tool(exposedName: "s__t", server: "s", name: "t", description: "read \(giant) files", parameters: [])], terms: terms)
+        #expect(terms.lookup(giant) == nil && terms.lookup("read") != nil)
+        let index = ToolIndex([ToolIndex.Tool(exposedName: "s__read", server: "s", name: "read", description: "Read a file.", parameters: [])])
+        let long = String(repeating: "word ", count: 100_000) + "read"
+        #expect(index.search(long, limit: 1).count <= 1)
+    }
+
     @Test func firstSentence() {
         #expect(ToolIndex.firstSentence("Read a file. Then more.") == "Read a file.")
         #expect(ToolIndex.firstSentence("\n\n  Lists things  \nsecond line. x") == "Lists things")

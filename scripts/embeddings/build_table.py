@@ -74,15 +74,51 @@ def load_corpus(cache: Path, repo: str, limit: int) -> tuple[list[str], dict]:
     return c, st
 
 
-def cached_encode(model: minilm.MiniLM, key: str, cache: Path, toks: list[list[int]]) -> np.ndarray:
+def cached_encode(model: minilm.MiniLM, key: str, cache: Path, toks: list[list[int]], texts: list[str] | None = None) -> np.ndarray:
+    """MiniLM outputs of `toks`, cached as minilm-<key>.npy. With `texts` (one per input), the
+    texts are kept beside it (.txt) and rows of other caches of the same kind (same key prefix)
+    whose text matches are reused: only new texts go through the model."""
     p = cache / f"minilm-{key}.npy"
     if p.exists():
         a = np.load(p)
         if a.shape[0] == len(toks):
             return a
-    log(f"MiniLM forward pass over {len(toks)} inputs ({sum(map(len, toks))} tokens) -> {p}")
-    a = model.encode_ids(toks, batch_tokens=8192, progress=True)
+    a = None
+    todo = list(range(len(toks)))
+    if texts is not None:
+        prefix = key.split("-")[0]
+        known = {}
+        for other in sorted(cache.glob(f"minilm-{prefix}-*.npy")):
+            t = other.with_suffix(".txt")
+            if other != p and t.exists():
+                lines = t.read_text().split("\n")
+                rows = np.load(other)
+                if len(lines) == rows.shape[0]:
+                    known.update({s: (other, i) for i, s in enumerate(lines)})
+        if known:
+            loaded = {}
+            a = None
+            todo = []
+            for i, s in enumerate(texts):
+                if s in known:
+                    f, r = known[s]
+                    if f not in loaded:
+                        loaded[f] = np.load(f)
+                    if a is None:
+                        a = np.zeros((len(toks), loaded[f].shape[1]), dtype=loaded[f].dtype)
+                    a[i] = loaded[f][r]
+                else:
+                    todo.append(i)
+            log(f"reusing {len(toks) - len(todo)} cached MiniLM outputs")
+    if todo:
+        log(f"MiniLM forward pass over {len(todo)} inputs ({sum(len(toks[i]) for i in todo)} tokens) -> {p}")
+        b = model.encode_ids([toks[i] for i in todo], batch_tokens=8192, progress=True)
+        if a is None:
+            a = np.zeros((len(toks), b.shape[1]), dtype=b.dtype)
+        a[np.array(todo, dtype=np.int64)] = b
     np.save(p, a)
+    if texts is not None:
+        p.with_suffix(".txt").write_text("\n".join(texts))
     return a
 
 
@@ -384,7 +420,7 @@ def main():
         if asha != EXPECTED_APIDOCS_SHA256:
             log(f"warning: API docs corpus differs from the committed table's ({EXPECTED_APIDOCS_SHA256})")
         aenc = [tok.encode(s)[: minilm.MAX_SEQ_LEN - 2] for s in api]
-        Ya = cached_encode(model, f"apidocs-{asha[:16]}", cache, [[minilm.CLS] + e + [minilm.SEP] for e in aenc])
+        Ya = cached_encode(model, f"apidocs-{asha[:16]}", cache, [[minilm.CLS] + e + [minilm.SEP] for e in aenc], api)
         sents, enc, Y = sents + api, enc + aenc, np.concatenate([Y, Ya])
         cstats = {**cstats, "apidocs": astats}
         csha = sha256("\n".join(sents).encode())

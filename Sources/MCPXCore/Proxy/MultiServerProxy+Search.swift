@@ -37,35 +37,54 @@ extension MultiServerProxy {
     }
 
     /// The index of the tools listed now, merged again when they changed since the last search;
-    /// only the servers whose tool list changed have their segment built again.
+    /// only the servers whose tool list changed have their segments built again (on all cores).
     public func searchIndex() -> ToolIndex {
         if let c = searchIndexCache, c.generation == toolsGeneration { return c.index }
-        var segments: [ToolIndex.Segment] = []
-        var kept: [String: (toolBytes: [UInt8], names: [String: String], segments: [ToolIndex.Segment])] = [:]
+        // The term dictionary only grows; when it holds far more terms than an index of this
+        // size needs (tool lists that keep changing), everything starts over with a new one.
+        if searchTerms.count > Self.maxSearchTerms {
+            searchTerms = SearchTerms()
+            searchSegments = [:]
+        }
+        var parts: [(name: String, names: [String: String], bytes: [UInt8], segments: [ToolIndex.Segment]?)] = []
+        var groups: [[ToolIndex.Tool]] = []
+        var owner: [Int] = []  // the part each group belongs to
         for name in order {
             guard let e = entries[name], e.config.enabled, e.config.status == .ready, !e.toolBytes.isEmpty else { continue }
             let names = e.toolRoutes.mapValues(\.tool)
             if let c = searchSegments[name], c.toolBytes == e.toolBytes, c.names == names {
-                kept[name] = c
-                segments += c.segments
+                parts.append((name, names, e.toolBytes, c.segments))
                 continue
             }
             // (a server listing more than a segment holds gets several)
-            var built: [ToolIndex.Segment] = []
             let tools = indexTools(name, e)
             var at = 0
             repeat {
-                built.append(ToolIndex.Segment(Array(tools[at..<min(tools.count, at + ToolIndex.Segment.maxTools)]), terms: searchTerms))
+                groups.append(Array(tools[at..<min(tools.count, at + ToolIndex.Segment.maxTools)]))
+                owner.append(parts.count)
                 at += ToolIndex.Segment.maxTools
             } while at < tools.count
-            kept[name] = (e.toolBytes, names, built)
-            segments += built
+            parts.append((name, names, e.toolBytes, nil))
+        }
+        let built = ToolIndex.segments(groups: groups, terms: searchTerms)
+        var fresh: [Int: [ToolIndex.Segment]] = [:]
+        for (g, s) in zip(owner, built) { fresh[g, default: []].append(s) }
+        var segments: [ToolIndex.Segment] = []
+        var kept: [String: (toolBytes: [UInt8], names: [String: String], segments: [ToolIndex.Segment])] = [:]
+        for (i, p) in parts.enumerated() {
+            let s = p.segments ?? fresh[i] ?? []
+            kept[p.name] = (p.bytes, p.names, s)
+            segments += s
         }
         searchSegments = kept
         let index = ToolIndex(segments: segments, terms: searchTerms)
         searchIndexCache = (toolsGeneration, index)
         return index
     }
+
+    /// Terms the search dictionary may hold before it is built anew (10,000 real tools have
+    /// about 20,000).
+    static let maxSearchTerms = 500_000
 }
 
 extension MultiServerProxy {

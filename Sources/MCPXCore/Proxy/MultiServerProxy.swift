@@ -150,7 +150,7 @@ public actor MultiServerProxy {
     /// Each server's search segment, with the tool list (and exposed names) it was built from:
     /// a list change rebuilds that server's segment only.
     var searchSegments: [String: (toolBytes: [UInt8], names: [String: String], segments: [ToolIndex.Segment])] = [:]
-    let searchTerms = SearchTerms()
+    var searchTerms = SearchTerms()
     /// Stdio servers being started now, and those waiting for their turn (`maxConcurrentSpawns`).
     var spawning = 0
     var spawnWaiters: [CheckedContinuation<Void, Never>] = []

@@ -37,15 +37,19 @@ enum SearchText {
         return out
     }
 
-    /// Index terms: words without stop words, stemmed.
+    /// Index terms: words without stop words (nor words longer than `maxWordBytes`), stemmed.
     static func terms(_ text: String) -> [String] {
-        words(text).compactMap { w in stopWords.contains(w) ? nil : PorterStemmer.stem(w) }
+        words(text).compactMap { w in stopWords.contains(w) || w.utf8.count > maxWordBytes ? nil : PorterStemmer.stem(w) }
     }
+
+    /// Longer words are no index terms (no language has them; a backend that sends them would
+    /// only grow the term dictionary).
+    static let maxWordBytes = 64
 
     /// `terms`, with stems remembered across calls (an index build sees the same words again and again).
     static func terms(_ text: String, cache: inout [String: String]) -> [String] {
         var out: [String] = []
-        for w in words(text) where !stopWords.contains(w) {
+        for w in words(text) where !stopWords.contains(w) && w.utf8.count <= maxWordBytes {
             if let s = cache[w] {
                 out.append(s)
             } else {

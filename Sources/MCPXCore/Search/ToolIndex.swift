@@ -92,10 +92,16 @@ public final class ToolIndex: Sendable {
                 groups.append([t])
             }
         }
+        return segments(groups: groups, terms: terms, useEmbedding: useEmbedding)
+    }
+
+    /// A segment of each of `groups` (at most `Segment.maxTools` tools each), built on all cores,
+    /// each core with a word cache of its own.
+    public static func segments(groups: [[Tool]], terms: SearchTerms, useEmbedding: Bool = true) -> [Segment] {
         if useEmbedding { _ = StaticEmbedding.shared }  // decoded once, before the workers start
         let work = groups
         let built = Mutex<[Segment?]>(Array(repeating: nil, count: groups.count))
-        let workers = max(1, min(groups.count, 8))
+        let workers = max(1, min(groups.count, 8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var i = w
             var reader = ToolTokenizer(terms: terms, embedding: useEmbedding ? StaticEmbedding.shared : nil)
@@ -169,6 +175,9 @@ public final class ToolIndex: Sendable {
         return line.utf8.count > 200 && line.count > 200 ? String(line.prefix(199)) + "…" : line
     }
 
+    /// Query bytes read; the rest is ignored.
+    static let maxQueryBytes = 2048
+
     /// Weights of the fused score: lexical (BM25F) and semantic (static vectors), each z-scored.
     static let lexicalWeight = 0.2
     static let semanticWeight = 0.8
@@ -184,6 +193,8 @@ public final class ToolIndex: Sendable {
     /// Score: z(BM25F) × 0.2 + z(cosine) × 0.8, z over all tools; tools with neither a matching
     /// word nor a positive cosine are left out. Without a table, BM25F alone.
     public func searchCounting(_ query: String, server: String? = nil, limit: Int) -> (hits: [Hit], total: Int) {
+        // A task in words is short; a longer query is cut (its cost grows with its terms).
+        let query = query.utf8.count > Self.maxQueryBytes ? String(decoding: query.utf8.prefix(Self.maxQueryBytes), as: UTF8.self) : query
         let n = tools.count
         guard n > 0, limit > 0 else { return ([], 0) }
         let lex = lexical(query)

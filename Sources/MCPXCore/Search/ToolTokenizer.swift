@@ -119,8 +119,9 @@ struct ToolTokenizer {
             long[s] = Int32(words.count)
         }
         let t0 = Int32(termPool.count)
+        // (no word past SearchText.maxWordBytes is a term: the dictionary only grows)
         let stems = SearchText.words(String(decoding: bytes, as: UTF8.self)).compactMap {
-            SearchText.stopWords.contains($0) ? nil : PorterStemmer.stem($0)
+            SearchText.stopWords.contains($0) || $0.utf8.count > SearchText.maxWordBytes ? nil : PorterStemmer.stem($0)
         }
         termPool += terms.intern(stems)
         words.append(Word(terms: t0..<Int32(termPool.count)))
