@@ -45,7 +45,7 @@ SEED = 20240531
 NUMPY_PIN = "2.4.6"
 # corpus of the committed table (56,468 sentences); another machine's installed files may differ
 EXPECTED_CORPUS_SHA256 = "ac912638796a5943d4512a2f4dfe835f6e748157da1bfe8a358f182964a54e17"
-EXPECTED_APIDOCS_SHA256 = "de488cfdac215d9a1752b42d4c94fd43fa554f08d91a2c553fb20b834bd000a0"
+EXPECTED_APIDOCS_SHA256 = "4af4d44c9f3940c8faa2d88081832e657c168b771788e681ca103795fc1e9628"
 
 
 def log(*a):
@@ -373,7 +373,7 @@ def main():
     ap.add_argument("--dims", type=int, default=256)
     ap.add_argument("--limit", type=int, default=100000, help="max corpus sentences")
     ap.add_argument("--apidocs", default="/tmp/apidocs", help="folder of the wheels apidocs.py reads")
-    ap.add_argument("--api-per-package", type=int, default=35000, help="API docs sentences per package (0: none)")
+    ap.add_argument("--api-per-package", type=int, default=80000, help="API docs sentences per package (0: none)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch", type=int, default=256)
