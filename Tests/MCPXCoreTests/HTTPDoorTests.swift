@@ -232,9 +232,9 @@ import Testing
             ToolIndex.Tool(exposedName: "slack__post_message", server: "slack", name: "post_message", description: "Post a new message to a Slack channel.", parameters: [("channel_id", "", true), ("text", "", true)]),
         ]
         let index = ToolIndex(tools)
-        #expect(index.search("show me the last 20 lines of the server log", limit: 1).first.map { tools[$0.tool].exposedName } == "fs__read_text_file")
-        #expect(index.search("remove the crashed pod", limit: 1).first.map { tools[$0.tool].exposedName } == "k8s__pods_delete")
-        #expect(index.search("let the team channel know the build is green", limit: 1).first.map { tools[$0.tool].exposedName } == "slack__post_message")
-        #expect(index.search("anything", server: "slack", limit: 5).allSatisfy { tools[$0.tool].server == "slack" })
+        #expect(index.search("show me the last 20 lines of the server log", limit: 1).first.map { index.tools[$0.tool].exposedName } == "fs__read_text_file")
+        #expect(index.search("remove the crashed pod", limit: 1).first.map { index.tools[$0.tool].exposedName } == "k8s__pods_delete")
+        #expect(index.search("let the team channel know the build is green", limit: 1).first.map { index.tools[$0.tool].exposedName } == "slack__post_message")
+        #expect(index.search("anything", server: "slack", limit: 5).allSatisfy { index.tools[$0.tool].server == "slack" })
     }
 }

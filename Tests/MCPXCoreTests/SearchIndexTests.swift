@@ -21,6 +21,11 @@ import Testing
               parameters: [("HTTPServerURL", "", false)]),
         .init(exposedName: "x__empty", server: "x", name: "empty", description: "", parameters: [("a", "", false), ("b_c", "d.", false)]),
         .init(exposedName: "x__none", server: "x", name: "none", description: "Ends with a period.", parameters: []),
+        // words of 32 and 33 bytes (the cache key's edge), one word in different cases in a name and in prose
+        .init(exposedName: "x__edge", server: "x", name: "getHTTPResponse",
+              description: "abcdefghijklmnopqrstuvwxyzabcdef abcdefghijklmnopqrstuvwxyzabcdefg gethttpresponse GETHTTPRESPONSE", parameters: [("GetHttpResponse", "getHTTPResponse", false)]),
+        // more distinct words than the word table's first size (it grows)
+        .init(exposedName: "x__many", server: "x", name: "many", description: (0..<3000).map { "w\($0)x" }.joined(separator: " "), parameters: []),
     ]
 
     @Test func tokenizerReadsWhatTheStringPathsRead() throws {
@@ -43,6 +48,29 @@ import Testing
 
     @Test func asciiWordPiecesMatchTheGeneralPath() throws {
         let e = try #require(StaticEmbedding.shared)
+        // The general path bounds its candidates by the longest entry too: still exact.
+        func reference(_ word: String) -> [Int32] {  // greedy longest match, every candidate tried
+            let chars = Array(word.unicodeScalars)
+            var out: [Int32] = []
+            var start = 0
+            while start < chars.count {
+                var end = chars.count
+                var found: Int32?
+                while start < end, found == nil {
+                    found = e.tokenizer.ids[(start > 0 ? "##" : "") + String(String.UnicodeScalarView(chars[start..<end]))]
+                    if found == nil { end -= 1 }
+                }
+                guard let id = found else { return [e.tokenizer.unknown] }
+                out.append(id)
+                start = end
+            }
+            return out
+        }
+        for word in ["na\u{ef}vet\u{e9}", "\u{43f}\u{440}\u{438}\u{432}\u{435}\u{442}", "caf\u{e9}s", String(repeating: "\u{e9}", count: 99), "\u{4e2d}"] {
+            var got: [Int32] = []
+            e.tokenizer.unicodePieces(word, into: &got)
+            #expect(got == reference(word), "\(word)")
+        }
         for word in ["kubernetes", "readtextfile", "a", "zzzzqqqxj", "antidisestablishmentarianism", String(repeating: "ab", count: 60), "42nd"] {
             var fast: [Int32] = []
             _ = Array(word.utf8).withUnsafeBufferPointer { e.tokenizer.asciiPieces($0, into: &fast) }
@@ -61,14 +89,23 @@ import Testing
                            parameters: [("p\(i % 5)", "the \(i % 7) value", i % 2 == 0)])
         }
         let whole = ToolIndex(a)
+        // The same tools as one segment, interleaved (not grouped by server), as a reference.
+        let oneTerms = SearchTerms()
+        let one = ToolIndex(segments: [ToolIndex.Segment(a, terms: oneTerms)], terms: oneTerms)
         let terms = SearchTerms()
         let parts = ["s0", "s1", "s2"].map { s in ToolIndex.Segment(a.filter { $0.server == s }, terms: terms) }
         let merged = ToolIndex(segments: parts, terms: terms)
         for q in ["show me the file", "remove the crashed pod", "tell the team", "web", "variant 7"] {
             let x = whole.search(q, limit: 10).map { (whole.tools[$0.tool].exposedName, ($0.score * 1e4).rounded()) }
             let y = merged.search(q, limit: 10).map { (merged.tools[$0.tool].exposedName, ($0.score * 1e4).rounded()) }
+            let z = one.search(q, limit: 10).map { (one.tools[$0.tool].exposedName, ($0.score * 1e4).rounded()) }
             #expect(x.map(\.0) == y.map(\.0) && x.map(\.1) == y.map(\.1), "\(q)")
+            #expect(x.map(\.0) == z.map(\.0) && x.map(\.1) == z.map(\.1), "\(q)")
+            #expect(!x.isEmpty)
         }
+        // More results than the bounded selection keeps: the same order, by a full sort.
+        let many = merged.search("file", limit: 100).map { merged.tools[$0.tool].exposedName }
+        #expect(Array(many.prefix(10)) == merged.search("file", limit: 10).map { merged.tools[$0.tool].exposedName })
         // s1 changes its tools: only its segment is built again.
         var changed = a.filter { $0.server == "s1" }
         changed[0].description = "Forecast the weather for a city."
@@ -88,9 +125,11 @@ import Testing
         let giant = String(repeating: "x", count: 70)
         _ = ToolIndex.Segment([ToolIndex.Tool(exposedName: "s__t", server: "s", name: "t", description: "read \(giant) files", parameters: [])], terms: terms)
         #expect(terms.lookup(giant) == nil && terms.lookup("read") != nil)
-        let index = ToolIndex([ToolIndex.Tool(exposedName: "s__read", server: "s", name: "read", description: "Read a file.", parameters: [])])
-        let long = String(repeating: "word ", count: 100_000) + "read"
-        #expect(index.search(long, limit: 1).count <= 1)
+        // Lexical only (no vectors): a word past the first 2 KB of a query is not read.
+        let index = ToolIndex([ToolIndex.Tool(exposedName: "s__read", server: "s", name: "read", description: "Read a file.", parameters: [])], useEmbedding: false)
+        let filler = String(repeating: "zzz ", count: 600)
+        #expect(index.search(filler + "read", limit: 1).isEmpty)
+        #expect(index.search("read " + filler, limit: 1).count == 1)
     }
 
     @Test func firstSentence() {

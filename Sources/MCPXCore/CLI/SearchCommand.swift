@@ -67,8 +67,8 @@ enum SearchCommand {
         return index
     }
 
-    /// The exposed names of the best `limit` tools, padded with the next tools in catalog order when
-    /// fewer match, so every answer has `limit` names.
+    /// The exposed names of the best `limit` tools, padded with the next tools in index order (the
+    /// catalog's, server by server) when fewer match, so every answer has `limit` names.
     static func ranked(_ index: ToolIndex, _ query: String, limit: Int) -> [String] {
         var names = index.search(query, limit: limit).map { index.tools[$0.tool].exposedName }
         if names.count < limit {

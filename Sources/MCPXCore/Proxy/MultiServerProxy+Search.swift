@@ -21,18 +21,20 @@ extension MultiServerProxy {
     }
 
     /// What search results show of `hits`: each tool's description cut to its first sentence and
-    /// its parameters summed up, from its server's definitions (the index keeps names only).
+    /// its parameters summed up, from its server's definitions (the index keeps names only; a
+    /// server's listings are made once per version of its list, when it first has a hit).
     func listings(_ index: ToolIndex, _ hits: [ToolIndex.Hit]) -> [ToolIndex.Tool] {
-        var byServer: [String: [String: JSONValue]] = [:]
-        return hits.map { h in
+        hits.map { h in
             let t = index.tools[h.tool]
-            if byServer[t.server] == nil {
-                var defs: [String: JSONValue] = [:]
-                if let e = entries[t.server] { for d in definitions(e) { if let n = d["name"]?.stringValue { defs[n] = d } } }
-                byServer[t.server] = defs
+            guard let e = entries[t.server] else { return t }
+            if searchListings[t.server]?.version != e.toolsVersion {
+                var tools: [String: ToolIndex.Tool] = [:]
+                for d in definitions(e) {
+                    if let n = d["name"]?.stringValue { tools[n] = ToolIndex.Tool(exposedName: n, server: t.server, definition: d).listing }
+                }
+                searchListings[t.server] = (e.toolsVersion, tools)
             }
-            guard let d = byServer[t.server]?[t.exposedName] else { return t }
-            return ToolIndex.Tool(exposedName: t.exposedName, server: t.server, definition: d).listing
+            return searchListings[t.server]?.tools[t.exposedName] ?? t
         }
     }
 
@@ -40,20 +42,26 @@ extension MultiServerProxy {
     /// only the servers whose tool list changed have their segments built again (on all cores).
     public func searchIndex() -> ToolIndex {
         if let c = searchIndexCache, c.generation == toolsGeneration { return c.index }
-        // The term dictionary only grows; when it holds far more terms than an index of this
-        // size needs (tool lists that keep changing), everything starts over with a new one.
-        if searchTerms.count > Self.maxSearchTerms {
-            searchTerms = SearchTerms()
-            searchSegments = [:]
+        // The term dictionary only grows; when it holds far more terms than the segments use
+        // (tool lists that keep changing), everything starts over with a new one.
+        if searchTerms.count > Self.searchTermsFloor {
+            var live = [Bool](repeating: false, count: searchTerms.count)
+            var distinct = 0
+            for (_, c) in searchSegments {
+                for s in c.segments { for t in s.postTerm where !live[Int(t)] { live[Int(t)] = true; distinct += 1 } }
+            }
+            if searchTerms.count > 3 * distinct {
+                searchTerms = SearchTerms()
+                searchSegments = [:]
+            }
         }
-        var parts: [(name: String, names: [String: String], bytes: [UInt8], segments: [ToolIndex.Segment]?)] = []
+        var parts: [(name: String, version: Int, segments: [ToolIndex.Segment]?)] = []
         var groups: [[ToolIndex.Tool]] = []
         var owner: [Int] = []  // the part each group belongs to
         for name in order {
             guard let e = entries[name], e.config.enabled, e.config.status == .ready, !e.toolBytes.isEmpty else { continue }
-            let names = e.toolRoutes.mapValues(\.tool)
-            if let c = searchSegments[name], c.toolBytes == e.toolBytes, c.names == names {
-                parts.append((name, names, e.toolBytes, c.segments))
+            if let c = searchSegments[name], c.version == e.toolsVersion {
+                parts.append((name, e.toolsVersion, c.segments))
                 continue
             }
             // (a server listing more than a segment holds gets several)
@@ -64,27 +72,28 @@ extension MultiServerProxy {
                 owner.append(parts.count)
                 at += ToolIndex.Segment.maxTools
             } while at < tools.count
-            parts.append((name, names, e.toolBytes, nil))
+            parts.append((name, e.toolsVersion, nil))
         }
         let built = ToolIndex.segments(groups: groups, terms: searchTerms)
         var fresh: [Int: [ToolIndex.Segment]] = [:]
         for (g, s) in zip(owner, built) { fresh[g, default: []].append(s) }
         var segments: [ToolIndex.Segment] = []
-        var kept: [String: (toolBytes: [UInt8], names: [String: String], segments: [ToolIndex.Segment])] = [:]
+        var kept: [String: (version: Int, segments: [ToolIndex.Segment])] = [:]
         for (i, p) in parts.enumerated() {
             let s = p.segments ?? fresh[i] ?? []
-            kept[p.name] = (p.bytes, p.names, s)
+            kept[p.name] = (p.version, s)
             segments += s
         }
         searchSegments = kept
+        searchListings = searchListings.filter { kept[$0.key]?.version == $0.value.version }
         let index = ToolIndex(segments: segments, terms: searchTerms)
         searchIndexCache = (toolsGeneration, index)
         return index
     }
 
-    /// Terms the search dictionary may hold before it is built anew (10,000 real tools have
-    /// about 20,000).
-    static let maxSearchTerms = 500_000
+    /// Terms the search dictionary holds before it is checked for terms no segment uses any more
+    /// (10,000 real tools have about 20,000 terms).
+    static let searchTermsFloor = 100_000
 }
 
 extension MultiServerProxy {

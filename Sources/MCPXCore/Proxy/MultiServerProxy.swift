@@ -77,6 +77,9 @@ public actor MultiServerProxy {
         /// This backend's part of the router and of the tools/list answer, built when its tools change.
         var toolRoutes: [String: Router.Route] = [:]
         var toolBytes: [UInt8] = []
+        /// Changes with `toolBytes`/`toolRoutes` (unique across the proxy's life): what the search
+        /// index's part of this server was built from.
+        var toolsVersion = 0
         /// Its tools that `--always-expose` lists in search mode too (definitions, comma-joined).
         var alwaysBytes: [UInt8] = []
         var alwaysCount = 0
@@ -149,8 +152,12 @@ public actor MultiServerProxy {
     var searchIndexCache: (generation: Int, index: ToolIndex)?
     /// Each server's search segment, with the tool list (and exposed names) it was built from:
     /// a list change rebuilds that server's segment only.
-    var searchSegments: [String: (toolBytes: [UInt8], names: [String: String], segments: [ToolIndex.Segment])] = [:]
+    var searchSegments: [String: (version: Int, segments: [ToolIndex.Segment])] = [:]
     var searchTerms = SearchTerms()
+    /// Search-result listings (first sentence, parameters) of the servers that had hits, per
+    /// exposed name; dropped with the server's segment.
+    var searchListings: [String: (version: Int, tools: [String: ToolIndex.Tool])] = [:]
+    var toolsVersions = 0
     /// Stdio servers being started now, and those waiting for their turn (`maxConcurrentSpawns`).
     var spawning = 0
     var spawnWaiters: [CheckedContinuation<Void, Never>] = []
@@ -697,6 +704,8 @@ public actor MultiServerProxy {
         entries[name]!.toolNames = names
         entries[name]!.toolRoutes = routes
         entries[name]!.toolBytes = bytes
+        toolsVersions += 1
+        entries[name]!.toolsVersion = toolsVersions
         entries[name]!.config.toolCount = names.count
     }
 

@@ -95,25 +95,22 @@ final class StaticEmbedding: Sendable {
 
 /// Standard base64 (RFC 4648), for the generated tables.
 enum Base64 {
-    /// Bytes read as signed (the int8 table), without a second copy.
+    /// Bytes read as signed (the int8 table), decoded straight into their array.
     static func decodeSigned(_ s: String) -> [Int8]? {
-        decode(s).map { bytes in
-            [Int8](unsafeUninitializedCapacity: bytes.count) { buf, n in
-                bytes.withUnsafeBytes { raw in
-                    if let base = raw.baseAddress { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: base, byteCount: bytes.count) }
-                }
-                n = bytes.count
-            }
-        }
+        decode(s, as: Int8.self)
     }
 
     static func decode(_ s: String) -> [UInt8]? {
+        decode(s, as: UInt8.self)
+    }
+
+    static func decode<Byte: FixedWidthInteger>(_ s: String, as: Byte.Type) -> [Byte]? {
         var lookup = [UInt8](repeating: 255, count: 256)
         for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { lookup[Int(c)] = UInt8(i) }
         var s = s
-        return s.withUTF8 { src -> [UInt8]? in
+        return s.withUTF8 { src -> [Byte]? in
             var failed = false
-            let out = [UInt8](unsafeUninitializedCapacity: src.count * 3 / 4 + 3) { buf, n in
+            let out = [Byte](unsafeUninitializedCapacity: src.count * 3 / 4 + 3) { buf, n in
                 var acc: UInt32 = 0
                 var bits = 0
                 var o = 0
@@ -130,7 +127,7 @@ enum Base64 {
                         bits += 6
                         if bits >= 8 {
                             bits -= 8
-                            buf[o] = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                            buf[o] = Byte(truncatingIfNeeded: acc >> UInt32(bits))
                             o += 1
                         }
                     }

@@ -156,6 +156,13 @@ public final class ToolIndex: Sendable {
     public static func firstSentence(_ s: String) -> String {
         // The first non-empty line, trimmed, up to its first ". " (bytes: this runs for every tool).
         let u = s.utf8
+        if u.contains(where: { $0 >= 0x80 }) {
+            // (U+0085, U+2028, U+2029 break lines too)
+            let line = s.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingWhitespace() ?? ""
+            var out = line
+            if let r = line.firstRange(of: ". ") { out = String(line[..<r.lowerBound]) + "." }
+            return out.count > 200 ? String(out.prefix(199)) + "…" : out
+        }
         func isBreak(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
         var start = u.startIndex
         while start != u.endIndex && isBreak(u[start]) { start = u.index(after: start) }
@@ -177,6 +184,8 @@ public final class ToolIndex: Sendable {
 
     /// Query bytes read; the rest is ignored.
     static let maxQueryBytes = 2048
+    /// Distinct terms (thesaurus expansions included) a query looks up.
+    static let maxQueryTerms = 48
 
     /// Weights of the fused score: lexical (BM25F) and semantic (static vectors), each z-scored.
     static let lexicalWeight = 0.2
@@ -218,7 +227,7 @@ public final class ToolIndex: Sendable {
             cosScale *= Self.semanticWeight
         }
         var top: [Hit] = []
-        top.reserveCapacity(limit + 1)
+        top.reserveCapacity(min(limit, 64) + 1)
         var total = 0
         func better(_ a: Hit, _ b: Hit) -> Bool { a.score != b.score ? a.score > b.score : tools[a.tool].exposedName < tools[b.tool].exposedName }
         for i in 0..<n {
@@ -234,12 +243,17 @@ public final class ToolIndex: Sendable {
             if let server, tools[i].server != server { continue }
             total += 1
             let h = Hit(tool: i, score: score)
+            if limit > 64 {  // many wanted: collect, sort once below
+                top.append(h)
+                continue
+            }
             if top.count == limit, let last = top.last, !better(h, last) { continue }
             var at = top.count
             while at > 0 && better(h, top[at - 1]) { at -= 1 }
             top.insert(h, at: at)
             if top.count > limit { top.removeLast() }
         }
+        if limit > 64 { top = Array(top.sorted(by: better).prefix(limit)) }
         return (top, total)
     }
 
@@ -247,10 +261,13 @@ public final class ToolIndex: Sendable {
     /// per term, its postings in each segment (binary search), its document frequency summed
     /// over them, then each posting's pseudo-frequency from its field counts and the tool's norms.
     func lexical(_ query: String) -> [Float] {
+        // At most `maxQueryTerms` distinct terms (each costs a lookup in every segment).
         var weights: [String: Float] = [:]
         for t in SearchText.terms(query) {
-            weights[t, default: 0] += 1
-            for (s, w) in Thesaurus.expansions(of: t) where weights[s] == nil || weights[s]! < Float(w) { weights[s] = Float(w) }
+            if weights[t] != nil || weights.count < Self.maxQueryTerms { weights[t, default: 0] += 1 }
+            for (s, w) in Thesaurus.expansions(of: t) where weights[s] == nil ? weights.count < Self.maxQueryTerms : weights[s]! < Float(w) {
+                weights[s] = Float(w)
+            }
         }
         var lex = [Float](repeating: 0, count: tools.count)
         let k1 = Self.k1

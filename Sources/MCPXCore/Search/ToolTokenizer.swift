@@ -16,8 +16,11 @@ struct ToolTokenizer {
     struct Key: Equatable {
         var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
 
+        /// Per process, so no backend can pick words that all land in one place of the table.
+        static let seed = UInt64.random(in: .min ... .max)
+
         var hash: UInt64 {
-            var x = a &* 0x9E37_79B9_7F4A_7C15
+            var x = (a ^ Self.seed) &* 0x9E37_79B9_7F4A_7C15
             x = (x ^ (x >> 29) ^ b) &* 0xBF58_476D_1CE4_E5B9
             x = (x ^ (x >> 31) ^ c) &* 0x94D0_49BB_1331_11EB
             x = (x ^ (x >> 29) ^ d) &* 0x9E37_79B9_7F4A_7C15

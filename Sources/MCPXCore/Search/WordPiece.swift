@@ -122,7 +122,8 @@ struct WordPiece: Sendable {
         var pieces: [Int32] = []
         var start = 0
         while start < chars.count {
-            var end = chars.count
+            // (no entry has more scalars than bytes: longer candidates cannot match)
+            var end = min(chars.count, start + longest - (start > 0 ? 2 : 0))
             var found: Int32?
             while start < end {
                 var sub = String(String.UnicodeScalarView(chars[start..<end]))
@@ -152,8 +153,7 @@ struct WordPiece: Sendable {
         }
         let mark = out.count
         var start = 0
-        var buffer = [UInt8](repeating: UInt8(ascii: "#"), count: longest + 2)
-        return buffer.withUnsafeMutableBufferPointer { buf in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: longest + 2) { buf in
             while start < word.count {
                 let prefix = start > 0 ? 2 : 0
                 if prefix > 0 {
