@@ -72,6 +72,10 @@ public final class ToolIndex: Sendable {
     let dictionary: SearchTerms
     /// Per tool: its BM25F field weights, length-normalized (what a field count is worth).
     let norms: [SIMD4<Float>]
+    /// Which segments have term t: `termSegments[termSegmentStart[t] ..< termSegmentStart[t + 1]]`
+    /// (a query looks in those only).
+    let termSegmentStart: [Int32]
+    let termSegments: [Int32]
     let embedding: StaticEmbedding?
 
     /// An index of `tools`, one segment per server (built in parallel), with a dictionary of its own.
@@ -138,6 +142,20 @@ public final class ToolIndex: Sendable {
         norms.reserveCapacity(n)
         for s in segments { for l in s.lengths { norms.append(weight / (1 - b + b * SIMD4<Float>(l) / avg)) } }
         self.norms = norms
+        let termCount = terms.count
+        var from = [Int32](repeating: 0, count: termCount + 1)
+        for s in segments { for t in s.postTerm where Int(t) < termCount { from[Int(t) + 1] += 1 } }
+        for t in 0..<termCount { from[t + 1] += from[t] }
+        var cursor = from
+        var owners = [Int32](repeating: 0, count: Int(from[termCount]))
+        for (si, s) in segments.enumerated() {
+            for t in s.postTerm where Int(t) < termCount {
+                owners[Int(cursor[Int(t)])] = Int32(si)
+                cursor[Int(t)] += 1
+            }
+        }
+        termSegmentStart = from
+        termSegments = owners
         embedding = segments.contains { !$0.vectors.isEmpty } ? StaticEmbedding.shared : nil
     }
 
@@ -258,8 +276,8 @@ public final class ToolIndex: Sendable {
     }
 
     /// BM25F of every tool for `query`'s terms (each also standing for its thesaurus group, lower):
-    /// per term, its postings in each segment (binary search), its document frequency summed
-    /// over them, then each posting's pseudo-frequency from its field counts and the tool's norms.
+    /// per term, its postings in each segment that has it (binary search there), its document
+    /// frequency summed over them, then each posting's pseudo-frequency from its field counts and the tool's norms.
     func lexical(_ query: String) -> [Float] {
         // At most `maxQueryTerms` distinct terms (each costs a lookup in every segment).
         var weights: [String: Float] = [:]
@@ -275,11 +293,12 @@ public final class ToolIndex: Sendable {
         var found: [(segment: Int, range: Range<Int>)] = []
         lex.withUnsafeMutableBufferPointer { out in
             for (term, qw) in weights {
-                guard let id = dictionary.lookup(term) else { continue }
+                guard let id = dictionary.lookup(term), Int(id) + 1 < termSegmentStart.count else { continue }
                 found.removeAll(keepingCapacity: true)
                 var df = 0
-                for (si, s) in segments.enumerated() {
-                    if let r = s.postings(of: id) {
+                for j in Int(termSegmentStart[Int(id)])..<Int(termSegmentStart[Int(id) + 1]) {
+                    let si = Int(termSegments[j])
+                    if let r = segments[si].postings(of: id) {
                         found.append((si, r))
                         df += r.count
                     }
