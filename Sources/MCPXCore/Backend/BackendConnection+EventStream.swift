@@ -63,10 +63,24 @@ extension BackendConnection {
         return body
     }
 
-    /// Adds or removes a resource URI of the listen stream (2026-07-28 has no resources/subscribe);
-    /// true when the set changed (the stream must be opened again).
+    /// Adds or removes a hold on a resource URI of the listen stream (2026-07-28 has no
+    /// resources/subscribe); true when the set of URIs changed (the stream must be opened again).
+    /// Counted, not toggled: a subscribe and the previous holder's unsubscribe can arrive in
+    /// either order (they run as separate tasks), and the URI must stay while one holds it.
     func setListened(_ uri: String, _ on: Bool) -> Bool {
-        session.withLock { s in on ? s.listenURIs.insert(uri).inserted : s.listenURIs.remove(uri) != nil }
+        session.withLock { s in
+            if on {
+                s.listenHolds[uri, default: 0] += 1
+                return s.listenURIs.insert(uri).inserted
+            }
+            guard let n = s.listenHolds[uri] else { return false }
+            if n > 1 {
+                s.listenHolds[uri] = n - 1
+                return false
+            }
+            s.listenHolds[uri] = nil
+            return s.listenURIs.remove(uri) != nil
+        }
     }
 
     /// A 2026-07-28 stdio server: its list changes come on a `subscriptions/listen` stream, opened

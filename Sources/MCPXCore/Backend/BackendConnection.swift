@@ -64,6 +64,8 @@ public final class BackendConnection: Sendable {
         /// Backend resource URIs whose updates the listen stream asks for, and the stdio listen
         /// request open now (ended when a new one replaces it).
         var listenURIs: Set<String> = []
+        /// How many subscribe requests (without their unsubscribe yet) hold each listened URI.
+        var listenHolds: [String: Int] = [:]
         var stdioListenID: RPCID?
     }
 
