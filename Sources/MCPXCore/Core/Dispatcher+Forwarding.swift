@@ -49,11 +49,14 @@ extension Dispatcher {
             // no client holds the subscription any more.
             if method == "resources/unsubscribe" {
                 session.unsubscribe(uri)
-                if sessions.othersSubscribed(to: uri, except: session) {
+                if sessions.othersSubscribed(to: uri, except: session) || session.isSubscribed(uri) {
                     reply(Message.response(id: id, result: .object([:])))
                     return
                 }
             }
+            // Whether a client held it already: a 2026-07-28 backend's listen holds each URI once
+            // per first subscriber (and lets it go with the last).
+            let held = method == "resources/subscribe" && (sessions.othersSubscribed(to: uri, except: session) || session.isSubscribed(uri))
             Task { [proxy] in
                 await proxy.waitForStartup()
                 guard await proxy.config(server) != nil else {
@@ -63,7 +66,7 @@ extension Dispatcher {
                 if method == "resources/subscribe" { session.subscribe(uri) }
                 if method != "resources/read", let conn = await proxy.readyConnection(server), conn.isModern {
                     // A 2026-07-28 backend: updates come on its listen stream.
-                    await proxy.listenForResource(server, original, method == "resources/subscribe")
+                    if !held { await proxy.listenForResource(server, original, method == "resources/subscribe") }
                     reply(Message.response(id: id, result: .object([:])))
                     return
                 }

@@ -90,7 +90,7 @@ extension Dispatcher {
         let ack = Message.notification(method: "notifications/subscriptions/acknowledged", params: l.params(["notifications": .object(honored)]))
         // Resource updates need the backends' own subscriptions, asked once per URI whoever else
         // holds it; the acknowledgement follows them, so what comes after it is not lost.
-        let fresh = l.uris.filter { !sessions.othersSubscribed(to: $0, except: session) }
+        let fresh = l.uris.filter { !sessions.othersSubscribed(to: $0, except: session) && !session.isSubscribed($0) }
         session.addListen(l)
         guard !fresh.isEmpty else {
             session.send(ack, relatedTo: id)
