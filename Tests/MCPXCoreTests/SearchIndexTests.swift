@@ -36,8 +36,7 @@ import Testing
         var pieces: [Int32] = []
         for t in Self.tools {
             reader.read(t, fields: &fields, pieces: &pieces)
-            var cache: [String: [Int32]] = [:]
-            #expect(pieces == e.tokens(ToolIndex.embeddingText(t), cache: &cache), "pieces of \(t.exposedName)")
+            #expect(pieces == e.tokenizer.tokenize(ToolIndex.embeddingText(t)), "pieces of \(t.exposedName)")
             func ids(_ texts: [String]) -> [Int32] { dictionary.intern(texts.flatMap { SearchText.terms($0) }) }
             #expect(fields[0] == ids([t.name]))
             #expect(fields[1] == ids([t.server]))

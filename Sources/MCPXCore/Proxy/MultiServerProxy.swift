@@ -150,8 +150,8 @@ public actor MultiServerProxy {
     var toolsGeneration = 0
     var lastIndexedParts: [[UInt8]] = []
     var searchIndexCache: (generation: Int, index: ToolIndex)?
-    /// Each server's search segment, with the tool list (and exposed names) it was built from:
-    /// a list change rebuilds that server's segment only.
+    /// Each server's search segments, with the version of its tool list they were built from
+    /// (`Entry.toolsVersion`): a list change rebuilds that server's segments only.
     var searchSegments: [String: (version: Int, segments: [ToolIndex.Segment])] = [:]
     var searchTerms = SearchTerms()
     /// Search-result listings (first sentence, parameters) of the servers that had hits, per

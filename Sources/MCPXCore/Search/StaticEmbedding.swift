@@ -51,22 +51,6 @@ final class StaticEmbedding: Sendable {
         return v
     }
 
-    /// The token ids of `text`, its words' pieces looked up in (and added to) `cache`.
-    func tokens(_ text: String, cache: inout [String: [Int32]]) -> [Int32] {
-        var ids: [Int32] = []
-        for word in WordPiece.basicTokens(text) {
-            if let hit = cache[word] {
-                ids += hit
-            } else {
-                var pieces: [Int32] = []
-                tokenizer.wordPieces(word, into: &pieces)
-                cache[word] = pieces
-                ids += pieces
-            }
-        }
-        return ids
-    }
-
     /// Writes the unit vector of `tokens` to `v` (`dimensions` floats; zeros without a known token).
     func embed(tokens: [Int32], into v: UnsafeMutablePointer<Float>) {
         let d = dimensions

@@ -172,32 +172,10 @@ public final class ToolIndex: Sendable {
 
     /// The first sentence of a description (at most 200 characters).
     public static func firstSentence(_ s: String) -> String {
-        // The first non-empty line, trimmed, up to its first ". " (bytes: this runs for every tool).
-        let u = s.utf8
-        if u.contains(where: { $0 >= 0x80 }) {
-            // (U+0085, U+2028, U+2029 break lines too)
-            let line = s.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingWhitespace() ?? ""
-            var out = line
-            if let r = line.firstRange(of: ". ") { out = String(line[..<r.lowerBound]) + "." }
-            return out.count > 200 ? String(out.prefix(199)) + "…" : out
-        }
-        func isBreak(_ b: UInt8) -> Bool { b == 0x0A || b == 0x0D || b == 0x0B || b == 0x0C }
-        var start = u.startIndex
-        while start != u.endIndex && isBreak(u[start]) { start = u.index(after: start) }
-        var end = start
-        while end != u.endIndex && !isBreak(u[end]) { end = u.index(after: end) }
-        var line = String(s[start..<end]).trimmingWhitespace()
-        let l = line.utf8
-        var i = l.startIndex
-        while i != l.endIndex {
-            let next = l.index(after: i)
-            if l[i] == 0x2E, next != l.endIndex, l[next] == 0x20 {
-                line = String(line[line.startIndex..<next])
-                break
-            }
-            i = next
-        }
-        return line.utf8.count > 200 && line.count > 200 ? String(line.prefix(199)) + "…" : line
+        let line = s.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingWhitespace() ?? ""
+        var out = line
+        if let r = line.firstRange(of: ". ") { out = String(line[..<r.lowerBound]) + "." }
+        return out.count > 200 ? String(out.prefix(199)) + "…" : out
     }
 
     /// Query bytes read; the rest is ignored.

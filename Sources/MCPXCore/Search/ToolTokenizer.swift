@@ -1,6 +1,6 @@
 /// Reads a tool's texts once for both halves of the index: its index terms per field (what
 /// `SearchText.terms` gives) and the WordPiece ids of its embedding text (what
-/// `StaticEmbedding.tokens(ToolIndex.embeddingText(tool))` gives), without building the text or
+/// `WordPiece.tokenize(ToolIndex.embeddingText(tool))` gives), without building the text or
 /// a string per word.
 ///
 /// ASCII text is scanned as bytes: a run of letters and digits is a word, looked up in a cache
